@@ -1,0 +1,139 @@
+//! `icnd`, the ICN node daemon.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use icn_core::{ConfigOverrides, Node, NodeConfig};
+use icn_obs::logging::LogFormat;
+
+/// The ICN node daemon.
+#[derive(Debug, Parser)]
+#[command(name = "icnd", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node until SIGINT or SIGTERM.
+    Run(RunArgs),
+    /// Print the metric catalogue.
+    Metrics {
+        /// As the Markdown reference table (docs/metrics.md).
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+/// Options of `icnd run`. Each overrides the config file and the matching `ICN_*` variable.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Data directory (identity, stores, runtime files) [env: ICN_DATA_DIR].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Metrics/health listen address, default 127.0.0.1:9090 [env: ICN_METRICS_ADDR].
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
+    /// Path of the Prometheus page, default /metrics [env: ICN_METRICS_PATH].
+    #[arg(long)]
+    metrics_path: Option<String>,
+    /// Do not serve metrics [env: ICN_METRICS_ENABLED=false].
+    #[arg(long)]
+    no_metrics: bool,
+    /// Gauge refresh interval, e.g. 10s [env: ICN_METRICS_REFRESH_INTERVAL].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    metrics_refresh_interval: Option<Duration>,
+    /// Log format: pretty or json [env: ICN_LOG_FORMAT].
+    #[arg(long)]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. info or icn_net=debug,info (default: RUST_LOG, then info) [env: ICN_LOG_LEVEL].
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+impl RunArgs {
+    fn overrides(&self) -> ConfigOverrides {
+        ConfigOverrides {
+            data_dir: self.data_dir.clone(),
+            metrics_addr: self.metrics_addr,
+            metrics_path: self.metrics_path.clone(),
+            no_metrics: self.no_metrics,
+            metrics_refresh_interval: self.metrics_refresh_interval,
+            log_format: self.log_format,
+            log_level: self.log_level.clone(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(&args),
+        Command::Metrics { markdown } => {
+            print_catalogue(markdown);
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("icnd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_catalogue(markdown: bool) {
+    if markdown {
+        print!("{}", icn_obs::reference::markdown());
+    } else {
+        for def in icn_obs::CATALOGUE {
+            println!("{} {}", def.name, def.kind.as_str());
+        }
+    }
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let config = NodeConfig::load(args.config.as_deref(), &args.overrides())?;
+    // Logging first, so the configured level applies from the very first line.
+    icn_obs::logging::init(config.log.format, config.log.level.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("icnd-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let node = Node::start(config).await?;
+        let signal = wait_for_signal().await?;
+        tracing::info!(signal, "received signal");
+        node.shutdown().await?;
+        Ok(())
+    })
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot watch Ctrl-C")?;
+    Ok("Ctrl-C")
+}

@@ -1,0 +1,247 @@
+//! Node configuration and its layered loading: defaults < TOML file < `ICN_*` environment < flags.
+//!
+//! The file is parsed strictly (`deny_unknown_fields`): a typo is an error naming the key, never a
+//! silently ignored setting. Every setting has one environment variable, `ICN_<SECTION>_<KEY>`
+//! (top-level keys: `ICN_<KEY>`), listed in [`ENV_VARS`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use icn_obs::logging::LogFormat;
+use serde::{Deserialize, Serialize};
+
+use crate::CoreError;
+
+/// The whole node configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Where the node keeps its identity, stores and runtime files.
+    pub data_dir: PathBuf,
+    /// The metrics/health HTTP listener.
+    pub metrics: MetricsConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("icn-data"),
+            metrics: MetricsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// `[metrics]`: the HTTP listener serving `/metrics`, `/health` and `/ready`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve metrics at all (default true).
+    pub enabled: bool,
+    /// Listen address (default `127.0.0.1:9090`).
+    pub addr: SocketAddr,
+    /// Path of the Prometheus page (default `/metrics`).
+    pub path: String,
+    /// How often the refresh task updates gauges (default 10 s); gauges are also refreshed just
+    /// before each scrape.
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: Duration,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            path: "/metrics".to_string(),
+            refresh_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[log]`: log format and level.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter directive (`info`, `icn_net=debug,info`, ...); when unset, `RUST_LOG`
+    /// applies, then `info`.
+    pub level: Option<String>,
+}
+
+/// Values given on the command line; each one, when set, wins over file and environment.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigOverrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--metrics-addr`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `--metrics-path`.
+    pub metrics_path: Option<String>,
+    /// `--no-metrics` (sets `metrics.enabled = false`).
+    pub no_metrics: bool,
+    /// `--metrics-refresh-interval`.
+    pub metrics_refresh_interval: Option<Duration>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+/// How an environment value is turned into a TOML value.
+#[derive(Clone, Copy, Debug)]
+enum EnvKind {
+    Str,
+    Bool,
+    Addr,
+}
+
+/// Every environment variable the configuration reads: (variable, section, key, kind).
+/// An empty section means a top-level key.
+const ENV_TABLE: &[(&str, &str, &str, EnvKind)] = &[
+    ("ICN_DATA_DIR", "", "data_dir", EnvKind::Str),
+    ("ICN_METRICS_ENABLED", "metrics", "enabled", EnvKind::Bool),
+    ("ICN_METRICS_ADDR", "metrics", "addr", EnvKind::Addr),
+    ("ICN_METRICS_PATH", "metrics", "path", EnvKind::Str),
+    (
+        "ICN_METRICS_REFRESH_INTERVAL",
+        "metrics",
+        "refresh_interval",
+        EnvKind::Str,
+    ),
+    ("ICN_LOG_FORMAT", "log", "format", EnvKind::Str),
+    ("ICN_LOG_LEVEL", "log", "level", EnvKind::Str),
+];
+
+/// Names of the environment variables the configuration reads.
+pub const ENV_VARS: &[&str] = &[
+    "ICN_DATA_DIR",
+    "ICN_METRICS_ENABLED",
+    "ICN_METRICS_ADDR",
+    "ICN_METRICS_PATH",
+    "ICN_METRICS_REFRESH_INTERVAL",
+    "ICN_LOG_FORMAT",
+    "ICN_LOG_LEVEL",
+];
+
+impl NodeConfig {
+    /// Loads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// See [`NodeConfig::load_with_env`].
+    pub fn load(file: Option<&Path>, overrides: &ConfigOverrides) -> Result<Self, CoreError> {
+        Self::load_with_env(file, |name| std::env::var(name).ok(), overrides)
+    }
+
+    /// Loads defaults, then `file`, then the variables `env` returns, then `overrides`.
+    ///
+    /// # Errors
+    /// [`CoreError::Config`] naming the file, key or variable at fault.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        overrides: &ConfigOverrides,
+    ) -> Result<Self, CoreError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    CoreError::Config(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                    CoreError::Config(format!("config file {}: {e}", path.display()))
+                })?;
+                // Validate the file on its own first so errors name the file, not the env.
+                table.clone().try_into::<NodeConfig>().map_err(|e| {
+                    CoreError::Config(format!("config file {}: {e}", path.display()))
+                })?;
+                table
+            }
+            None => toml::Table::new(),
+        };
+
+        for (var, section, key, kind) in ENV_TABLE {
+            let Some(raw) = env(var) else { continue };
+            let value = env_value(var, &raw, *kind)?;
+            let target = if section.is_empty() {
+                &mut table
+            } else {
+                table
+                    .entry(section.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| CoreError::Config(format!("[{section}] must be a table")))?
+            };
+            target.insert(key.to_string(), value);
+        }
+
+        let mut config: NodeConfig = table
+            .try_into()
+            .map_err(|e| CoreError::Config(format!("environment: {e}")))?;
+        config.apply(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply(&mut self, o: &ConfigOverrides) {
+        if let Some(v) = &o.data_dir {
+            self.data_dir = v.clone();
+        }
+        if let Some(v) = o.metrics_addr {
+            self.metrics.addr = v;
+        }
+        if let Some(v) = &o.metrics_path {
+            self.metrics.path = v.clone();
+        }
+        if o.no_metrics {
+            self.metrics.enabled = false;
+        }
+        if let Some(v) = o.metrics_refresh_interval {
+            self.metrics.refresh_interval = v;
+        }
+        if let Some(v) = o.log_format {
+            self.log.format = v;
+        }
+        if let Some(v) = &o.log_level {
+            self.log.level = Some(v.clone());
+        }
+    }
+
+    fn validate(&self) -> Result<(), CoreError> {
+        if self.metrics.refresh_interval.is_zero() {
+            return Err(CoreError::Config(
+                "metrics.refresh_interval must be greater than zero".into(),
+            ));
+        }
+        if !self.metrics.path.starts_with('/') {
+            return Err(CoreError::Config(format!(
+                "metrics.path {:?} must start with '/'",
+                self.metrics.path
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn env_value(var: &str, raw: &str, kind: EnvKind) -> Result<toml::Value, CoreError> {
+    let bad = |what: &str| CoreError::Config(format!("{var}={raw:?}: {what}"));
+    Ok(match kind {
+        EnvKind::Str => toml::Value::String(raw.to_string()),
+        EnvKind::Bool => match raw.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+            "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return Err(bad("expected true or false")),
+        },
+        EnvKind::Addr => {
+            raw.parse::<SocketAddr>()
+                .map_err(|_| bad("expected an address like 127.0.0.1:9090"))?;
+            toml::Value::String(raw.to_string())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+use std::collections::HashMap;
+use std::io::Write;
+
+use super::*;
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+fn file_with(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+#[test]
+fn defaults() {
+    let config = NodeConfig::load_with_env(None, env_of(&[]), &ConfigOverrides::default()).unwrap();
+    assert_eq!(config, NodeConfig::default());
+    assert_eq!(config.metrics.addr.to_string(), "127.0.0.1:9090");
+    assert_eq!(config.metrics.path, "/metrics");
+    assert_eq!(config.metrics.refresh_interval, Duration::from_secs(10));
+    assert!(config.metrics.enabled);
+}
+
+#[test]
+fn precedence_defaults_file_env_flags() {
+    let file = file_with(
+        r#"
+        data_dir = "/from/file"
+        [metrics]
+        addr = "127.0.0.1:1111"
+        path = "/file-metrics"
+        refresh_interval = "3s"
+        [log]
+        format = "json"
+        level = "debug"
+        "#,
+    );
+    // File over defaults.
+    let from_file =
+        NodeConfig::load_with_env(Some(file.path()), env_of(&[]), &ConfigOverrides::default())
+            .unwrap();
+    assert_eq!(from_file.data_dir, PathBuf::from("/from/file"));
+    assert_eq!(from_file.metrics.addr.to_string(), "127.0.0.1:1111");
+    assert_eq!(from_file.metrics.path, "/file-metrics");
+    assert_eq!(from_file.metrics.refresh_interval, Duration::from_secs(3));
+    assert_eq!(from_file.log.format, LogFormat::Json);
+    assert_eq!(from_file.log.level.as_deref(), Some("debug"));
+
+    // Env over file, key by key: what env does not set stays from the file.
+    let env = env_of(&[
+        ("ICN_METRICS_ADDR", "127.0.0.1:2222"),
+        ("ICN_METRICS_ENABLED", "false"),
+        ("ICN_LOG_FORMAT", "pretty"),
+    ]);
+    let from_env =
+        NodeConfig::load_with_env(Some(file.path()), &env, &ConfigOverrides::default()).unwrap();
+    assert_eq!(from_env.metrics.addr.to_string(), "127.0.0.1:2222");
+    assert!(!from_env.metrics.enabled);
+    assert_eq!(from_env.log.format, LogFormat::Pretty);
+    assert_eq!(from_env.metrics.path, "/file-metrics");
+
+    // Flags over env.
+    let flags = ConfigOverrides {
+        metrics_addr: Some("127.0.0.1:3333".parse().unwrap()),
+        metrics_path: Some("/flag".into()),
+        log_format: Some(LogFormat::Json),
+        ..Default::default()
+    };
+    let from_flags = NodeConfig::load_with_env(Some(file.path()), &env, &flags).unwrap();
+    assert_eq!(from_flags.metrics.addr.to_string(), "127.0.0.1:3333");
+    assert_eq!(from_flags.metrics.path, "/flag");
+    assert_eq!(from_flags.log.format, LogFormat::Json);
+    // Not overridden by a flag: env value stays.
+    assert!(!from_flags.metrics.enabled);
+    assert_eq!(from_flags.data_dir, PathBuf::from("/from/file"));
+}
+
+#[test]
+fn unknown_key_in_file_is_an_error_naming_it() {
+    let file = file_with("[metrics]\nadress = \"127.0.0.1:9\"\n");
+    let err = NodeConfig::load_with_env(Some(file.path()), env_of(&[]), &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("adress"), "{err}");
+    assert!(err.contains(&file.path().display().to_string()), "{err}");
+
+    let file = file_with("colour = \"blue\"\n");
+    let err = NodeConfig::load_with_env(Some(file.path()), env_of(&[]), &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("colour"), "{err}");
+}
+
+#[test]
+fn bad_values_are_errors_naming_their_source() {
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[("ICN_METRICS_ADDR", "not-an-addr")]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ICN_METRICS_ADDR"), "{err}");
+
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[("ICN_METRICS_ENABLED", "maybe")]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ICN_METRICS_ENABLED"), "{err}");
+
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[("ICN_LOG_FORMAT", "xml")]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("xml"), "{err}");
+
+    let file = file_with("[metrics]\nrefresh_interval = \"0s\"\n");
+    let err = NodeConfig::load_with_env(Some(file.path()), env_of(&[]), &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("refresh_interval"), "{err}");
+
+    let missing = NodeConfig::load_with_env(
+        Some(Path::new("/nonexistent/icn.toml")),
+        env_of(&[]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("/nonexistent/icn.toml"), "{missing}");
+}
+
+#[test]
+fn env_table_matches_published_list() {
+    let listed: Vec<&str> = ENV_TABLE.iter().map(|(v, ..)| *v).collect();
+    assert_eq!(listed, ENV_VARS);
+    // Every variable maps to a key the config actually has.
+    let defaults = toml::Table::try_from(NodeConfig {
+        log: LogConfig {
+            level: Some("info".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    for (var, section, key, _) in ENV_TABLE {
+        let present = if section.is_empty() {
+            defaults.contains_key(*key)
+        } else {
+            defaults[*section].as_table().unwrap().contains_key(*key)
+        };
+        assert!(present, "{var} maps to unknown key {section}.{key}");
+    }
+}

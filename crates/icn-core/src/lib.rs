@@ -1,0 +1,40 @@
+//! The ICN node: configuration loading and the supervisor that wires everything together.
+//!
+//! [`Node::start`] starts the metrics listener first (so a node that cannot do anything else
+//! still reports why), then the actors its configuration and identity allow, then the
+//! gauge-refresh task; [`Node::shutdown`] stops them all within a bounded time.
+//!
+//! # Layout
+//! - [`config`]: [`NodeConfig`] and layered loading (defaults < file < env < flags).
+//! - [`supervisor`]: spawning, counting and restarting actor tasks.
+//! - [`node`]: [`Node`], the running node and its health.
+
+pub mod config;
+pub mod node;
+pub mod supervisor;
+
+pub use config::{ConfigOverrides, NodeConfig};
+pub use node::Node;
+
+/// Errors starting or stopping a node.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The configuration is invalid; the message names the file, key or variable.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// A filesystem operation on a node path failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Metrics registry or listener error (e.g. the port is in use).
+    #[error(transparent)]
+    Obs(#[from] icn_obs::ObsError),
+    /// Some task did not stop within the shutdown timeout.
+    #[error("shutdown did not complete within {0:?}")]
+    ShutdownTimeout(std::time::Duration),
+}

@@ -1,0 +1,248 @@
+//! A running node: metrics listener first, then the actors, then the gauge-refresh task.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use icn_obs::health::ActorCounts;
+use icn_obs::{
+    HealthReport, HealthStatus, MetricsServer, MetricsServerConfig, NodeMetrics, NodeStatus,
+    Readiness,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::CoreError;
+use crate::config::NodeConfig;
+use crate::supervisor::Supervisor;
+
+/// How long a graceful shutdown may take before it is reported as timed out.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Name of the keystore file inside the data directory.
+pub const IDENTITY_FILE: &str = "identity.key";
+
+/// File in the data directory holding the bound metrics address (useful with port 0).
+pub const METRICS_ADDR_FILE: &str = "metrics.addr";
+
+/// A started node. Dropping it without [`Node::shutdown`] cancels its tasks without waiting.
+pub struct Node {
+    supervisor: Supervisor,
+    state: Arc<NodeState>,
+    metrics: NodeMetrics,
+    metrics_addr: Option<SocketAddr>,
+}
+
+/// What the HTTP handlers and the refresh task read.
+struct NodeState {
+    started: Instant,
+    supervisor: Supervisor,
+    metrics: NodeMetrics,
+    /// Why the node is degraded (empty when it runs everything).
+    missing: Vec<String>,
+}
+
+impl NodeStatus for NodeState {
+    fn refresh_gauges(&self) {
+        let system = self.metrics.system();
+        system
+            .uptime_seconds
+            .set(self.started.elapsed().as_secs_f64());
+        // Lossless for any realistic number of tasks.
+        system.actors_active.set(self.supervisor.running() as f64);
+    }
+
+    fn health(&self) -> HealthReport {
+        let active = self.supervisor.running();
+        let expected = self.supervisor.expected();
+        let mut reasons = self.missing.clone();
+        let status = if self.supervisor.gave_up() {
+            reasons.push("an actor keeps failing and is no longer restarted".into());
+            HealthStatus::Unhealthy
+        } else if !reasons.is_empty() || active < expected {
+            if active < expected {
+                reasons.push(format!("{active} of {expected} actors running"));
+            }
+            HealthStatus::Degraded
+        } else {
+            HealthStatus::Healthy
+        };
+        HealthReport {
+            status,
+            reasons,
+            version: icn_obs::registry::BUILD_VERSION,
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
+            did: None,
+            actors: ActorCounts { active, expected },
+            listen_addr: None,
+            peers: None,
+            topics: None,
+            entries: None,
+            ledger: None,
+        }
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness {
+            ready: self.missing.is_empty() && !self.supervisor.gave_up(),
+            reasons: self.missing.clone(),
+        }
+    }
+}
+
+impl Node {
+    /// Starts a node: creates the data directory, binds and serves the metrics listener first,
+    /// starts the actors that the configuration and the node's identity allow, then the
+    /// gauge-refresh task.
+    ///
+    /// # Errors
+    /// [`CoreError::Io`] when the data directory cannot be created, [`CoreError::Obs`] when the
+    /// metrics listener cannot bind.
+    pub async fn start(config: NodeConfig) -> Result<Self, CoreError> {
+        let started = Instant::now();
+        create_data_dir(&config.data_dir)?;
+        let metrics = NodeMetrics::new()?;
+        let supervisor = Supervisor::new(CancellationToken::new(), metrics.system().clone());
+
+        let identity_path = config.data_dir.join(IDENTITY_FILE);
+        let mut missing = Vec::new();
+        if !identity_path.exists() {
+            missing.push(format!(
+                "no identity at {}: create one with `icnd init --data-dir {}`",
+                identity_path.display(),
+                config.data_dir.display()
+            ));
+        }
+
+        let state = Arc::new(NodeState {
+            started,
+            supervisor: supervisor.clone(),
+            metrics: metrics.clone(),
+            missing,
+        });
+
+        let metrics_addr = if config.metrics.enabled {
+            let server_config = MetricsServerConfig {
+                addr: config.metrics.addr,
+                path: config.metrics.path.clone(),
+            };
+            let server =
+                MetricsServer::bind(&server_config, metrics.clone(), state.clone()).await?;
+            let addr = server.local_addr();
+            write_runtime_file(&config.data_dir, METRICS_ADDR_FILE, &addr.to_string())?;
+            let stop = supervisor.shutdown_token();
+            supervisor.spawn_task(async move {
+                if let Err(e) = server.serve(stop).await {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            });
+            tracing::info!(addr = %addr, path = %config.metrics.path, "serving metrics");
+            Some(addr)
+        } else {
+            tracing::info!("metrics listener disabled");
+            None
+        };
+
+        for reason in &state.missing {
+            tracing::warn!("{reason}; running degraded (metrics and health only)");
+        }
+
+        spawn_refresh_task(&supervisor, state.clone(), config.metrics.refresh_interval);
+        state.refresh_gauges();
+
+        Ok(Self {
+            supervisor,
+            state,
+            metrics,
+            metrics_addr,
+        })
+    }
+
+    /// Address the metrics listener is bound to, if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// This node's registry.
+    pub fn metrics(&self) -> &NodeMetrics {
+        &self.metrics
+    }
+
+    /// The current `/health` report.
+    pub fn health(&self) -> HealthReport {
+        self.state.health()
+    }
+
+    /// The supervisor (actor counts, shutdown token).
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
+    }
+
+    /// Stops accepting work, stops every task and waits for them (at most [`SHUTDOWN_TIMEOUT`]).
+    ///
+    /// # Errors
+    /// [`CoreError::ShutdownTimeout`] when some task did not stop in time.
+    pub async fn shutdown(self) -> Result<(), CoreError> {
+        tracing::info!("shutting down");
+        if self.supervisor.shutdown(SHUTDOWN_TIMEOUT).await {
+            tracing::info!("stopped");
+            Ok(())
+        } else {
+            Err(CoreError::ShutdownTimeout(SHUTDOWN_TIMEOUT))
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.supervisor.shutdown_token().cancel();
+    }
+}
+
+fn spawn_refresh_task(supervisor: &Supervisor, state: Arc<NodeState>, every: Duration) {
+    let stop = supervisor.shutdown_token();
+    supervisor.spawn_task(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = ticker.tick() => {
+                    state.refresh_gauges();
+                    state.metrics.run_upkeep();
+                }
+            }
+        }
+    });
+}
+
+/// Writes a small runtime file (bound addresses) atomically, so readers never see half of it.
+fn write_runtime_file(dir: &std::path::Path, name: &str, contents: &str) -> Result<(), CoreError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let io = |source| CoreError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::write(&tmp, format!("{contents}\n")).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
+fn create_data_dir(dir: &PathBuf) -> Result<(), CoreError> {
+    let io = |source| CoreError::Io {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).map_err(io)?.permissions().mode();
+        // Keep the data directory private; never loosen one the operator tightened.
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(io)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,452 @@
+//! The metric catalogue: the one place where metric names, HELP texts, units, label values and
+//! histogram buckets are written down.
+//!
+//! The names of the original design (`icn_network_*`, `icn_gossip_*`, `icn_ledger_*`,
+//! `icn_system_*`) are a public interface: they are never renamed. Four gauges of that design end in
+//! `_total` ([`LEGACY_TOTAL_GAUGES`]); they are kept for compatibility and are the only accepted
+//! `promtool check metrics` findings.
+
+use metrics::Unit;
+
+use crate::labels::Actor;
+
+/// The kind of a metric, as rendered in `# TYPE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Monotonic counter; name ends in `_total`.
+    Counter,
+    /// Value that goes up and down.
+    Gauge,
+    /// Prometheus histogram with the explicit buckets of its [`MetricDef`].
+    Histogram,
+}
+
+impl MetricKind {
+    /// The Prometheus type name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One label of a metric and the closed set of values it takes.
+#[derive(Clone, Copy, Debug)]
+pub struct LabelDef {
+    /// Label name.
+    pub name: &'static str,
+    /// Every value the label takes; all combinations are registered at zero. Empty means the
+    /// values are only known at run time (only `icn_build_info` does this).
+    pub values: &'static [&'static str],
+}
+
+/// The definition of one metric.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricDef {
+    /// Full metric name.
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// Unit of the value, if it has one.
+    pub unit: Option<Unit>,
+    /// HELP text.
+    pub help: &'static str,
+    /// Labels, each with its bounded value set.
+    pub labels: &'static [LabelDef],
+    /// Histogram bucket upper bounds (required for histograms, empty otherwise).
+    pub buckets: &'static [f64],
+    /// Which component updates the metric.
+    pub updated_by: &'static str,
+}
+
+/// Metric names. Only the catalogue and the handle structs in `registry` use these.
+pub mod names {
+    #![allow(missing_docs)]
+    pub const NETWORK_CONNECTIONS_TOTAL: &str = "icn_network_connections_total";
+    pub const NETWORK_CONNECTIONS_ACTIVE: &str = "icn_network_connections_active";
+    pub const NETWORK_PEERS_DISCOVERED: &str = "icn_network_peers_discovered";
+    pub const NETWORK_MESSAGES_SENT_TOTAL: &str = "icn_network_messages_sent_total";
+    pub const NETWORK_MESSAGES_RECEIVED_TOTAL: &str = "icn_network_messages_received_total";
+    pub const NETWORK_BYTES_SENT_TOTAL: &str = "icn_network_bytes_sent_total";
+    pub const NETWORK_BYTES_RECEIVED_TOTAL: &str = "icn_network_bytes_received_total";
+
+    pub const GOSSIP_TOPICS_TOTAL: &str = "icn_gossip_topics_total";
+    pub const GOSSIP_ENTRIES_TOTAL: &str = "icn_gossip_entries_total";
+    pub const GOSSIP_ENTRIES_PUBLISHED_TOTAL: &str = "icn_gossip_entries_published_total";
+    pub const GOSSIP_ENTRIES_RECEIVED_TOTAL: &str = "icn_gossip_entries_received_total";
+    pub const GOSSIP_ANNOUNCES_SENT_TOTAL: &str = "icn_gossip_announces_sent_total";
+    pub const GOSSIP_ANNOUNCES_RECEIVED_TOTAL: &str = "icn_gossip_announces_received_total";
+    pub const GOSSIP_REQUESTS_SENT_TOTAL: &str = "icn_gossip_requests_sent_total";
+    pub const GOSSIP_REQUESTS_RECEIVED_TOTAL: &str = "icn_gossip_requests_received_total";
+    pub const GOSSIP_RESPONSES_SENT_TOTAL: &str = "icn_gossip_responses_sent_total";
+    pub const GOSSIP_RESPONSES_RECEIVED_TOTAL: &str = "icn_gossip_responses_received_total";
+
+    pub const LEDGER_TRANSACTIONS_TOTAL: &str = "icn_ledger_transactions_total";
+    pub const LEDGER_ACCOUNTS_TOTAL: &str = "icn_ledger_accounts_total";
+    pub const LEDGER_CURRENCIES_TOTAL: &str = "icn_ledger_currencies_total";
+    pub const LEDGER_TRANSACTION_AMOUNT: &str = "icn_ledger_transaction_amount";
+
+    pub const SYSTEM_UPTIME_SECONDS: &str = "icn_system_uptime_seconds";
+    pub const SYSTEM_ACTORS_ACTIVE: &str = "icn_system_actors_active";
+    pub const SYSTEM_ACTOR_RESTARTS_TOTAL: &str = "icn_system_actor_restarts_total";
+    pub const BUILD_INFO: &str = "icn_build_info";
+}
+
+/// Gauges of the original design whose names end in `_total`; kept for compatibility.
+pub const LEGACY_TOTAL_GAUGES: &[&str] = &[
+    names::GOSSIP_TOPICS_TOTAL,
+    names::GOSSIP_ENTRIES_TOTAL,
+    names::LEDGER_ACCOUNTS_TOTAL,
+    names::LEDGER_CURRENCIES_TOTAL,
+];
+
+/// Buckets for transfer amounts (integer currency units, roughly 1-2.5-5 per decade).
+pub const AMOUNT_BUCKETS: &[f64] = &[
+    1.0,
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    100.0,
+    250.0,
+    500.0,
+    1_000.0,
+    2_500.0,
+    5_000.0,
+    10_000.0,
+    50_000.0,
+    100_000.0,
+    1_000_000.0,
+];
+
+const NO_LABELS: &[LabelDef] = &[];
+const NO_BUCKETS: &[f64] = &[];
+
+const fn counter(
+    name: &'static str,
+    unit: Option<Unit>,
+    help: &'static str,
+    updated_by: &'static str,
+) -> MetricDef {
+    MetricDef {
+        name,
+        kind: MetricKind::Counter,
+        unit,
+        help,
+        labels: NO_LABELS,
+        buckets: NO_BUCKETS,
+        updated_by,
+    }
+}
+
+const fn gauge(
+    name: &'static str,
+    unit: Option<Unit>,
+    help: &'static str,
+    updated_by: &'static str,
+) -> MetricDef {
+    MetricDef {
+        name,
+        kind: MetricKind::Gauge,
+        unit,
+        help,
+        labels: NO_LABELS,
+        buckets: NO_BUCKETS,
+        updated_by,
+    }
+}
+
+const fn labelled(def: MetricDef, labels: &'static [LabelDef]) -> MetricDef {
+    MetricDef { labels, ..def }
+}
+
+const fn histogram(
+    name: &'static str,
+    unit: Option<Unit>,
+    help: &'static str,
+    buckets: &'static [f64],
+    updated_by: &'static str,
+) -> MetricDef {
+    MetricDef {
+        name,
+        kind: MetricKind::Histogram,
+        unit,
+        help,
+        labels: NO_LABELS,
+        buckets,
+        updated_by,
+    }
+}
+
+const COUNT: Option<Unit> = Some(Unit::Count);
+const BYTES: Option<Unit> = Some(Unit::Bytes);
+const SECONDS: Option<Unit> = Some(Unit::Seconds);
+
+/// Every metric a node exposes.
+pub const CATALOGUE: &[MetricDef] = &[
+    // Network.
+    counter(
+        names::NETWORK_CONNECTIONS_TOTAL,
+        COUNT,
+        "Peer connections established (handshake and Hello completed) since start.",
+        "network",
+    ),
+    gauge(
+        names::NETWORK_CONNECTIONS_ACTIVE,
+        COUNT,
+        "Peer connections currently open.",
+        "network",
+    ),
+    gauge(
+        names::NETWORK_PEERS_DISCOVERED,
+        COUNT,
+        "Distinct peers this node knows an address for (bootstrap, peer exchange, mDNS).",
+        "network",
+    ),
+    counter(
+        names::NETWORK_MESSAGES_SENT_TOTAL,
+        COUNT,
+        "Frames written to peers (a broadcast counts one per successful send).",
+        "network",
+    ),
+    counter(
+        names::NETWORK_MESSAGES_RECEIVED_TOTAL,
+        COUNT,
+        "Frames read from peers and decoded successfully.",
+        "network",
+    ),
+    counter(
+        names::NETWORK_BYTES_SENT_TOTAL,
+        BYTES,
+        "Frame bytes (length prefix included) written to peers.",
+        "network",
+    ),
+    counter(
+        names::NETWORK_BYTES_RECEIVED_TOTAL,
+        BYTES,
+        "Frame bytes (length prefix included) read from peers.",
+        "network",
+    ),
+    // Gossip.
+    gauge(
+        names::GOSSIP_TOPICS_TOTAL,
+        COUNT,
+        "Topics this node replicates (legacy name: a gauge despite the _total suffix).",
+        "gossip / refresh task",
+    ),
+    gauge(
+        names::GOSSIP_ENTRIES_TOTAL,
+        COUNT,
+        "Gossip entries held in the local store (legacy name: a gauge despite the _total suffix).",
+        "gossip / refresh task",
+    ),
+    counter(
+        names::GOSSIP_ENTRIES_PUBLISHED_TOTAL,
+        COUNT,
+        "Entries published by this node.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_ENTRIES_RECEIVED_TOTAL,
+        COUNT,
+        "Valid entries received from peers and stored for the first time.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_ANNOUNCES_SENT_TOTAL,
+        COUNT,
+        "Announce messages sent.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_ANNOUNCES_RECEIVED_TOTAL,
+        COUNT,
+        "Announce messages received.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_REQUESTS_SENT_TOTAL,
+        COUNT,
+        "Request messages sent.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_REQUESTS_RECEIVED_TOTAL,
+        COUNT,
+        "Request messages received.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_RESPONSES_SENT_TOTAL,
+        COUNT,
+        "Response messages sent.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_RESPONSES_RECEIVED_TOTAL,
+        COUNT,
+        "Response messages received.",
+        "gossip",
+    ),
+    // Ledger.
+    counter(
+        names::LEDGER_TRANSACTIONS_TOTAL,
+        COUNT,
+        "Ledger transfers applied to this node's state.",
+        "ledger",
+    ),
+    gauge(
+        names::LEDGER_ACCOUNTS_TOTAL,
+        COUNT,
+        "Accounts with ledger activity (legacy name: a gauge despite the _total suffix).",
+        "ledger / refresh task",
+    ),
+    gauge(
+        names::LEDGER_CURRENCIES_TOTAL,
+        COUNT,
+        "Currencies created (legacy name: a gauge despite the _total suffix).",
+        "ledger / refresh task",
+    ),
+    histogram(
+        names::LEDGER_TRANSACTION_AMOUNT,
+        COUNT,
+        "Amounts of applied transfers, in integer currency units.",
+        AMOUNT_BUCKETS,
+        "ledger",
+    ),
+    // System.
+    gauge(
+        names::SYSTEM_UPTIME_SECONDS,
+        SECONDS,
+        "Seconds since the node started.",
+        "refresh task",
+    ),
+    gauge(
+        names::SYSTEM_ACTORS_ACTIVE,
+        COUNT,
+        "Actor tasks currently running.",
+        "refresh task",
+    ),
+    labelled(
+        counter(
+            names::SYSTEM_ACTOR_RESTARTS_TOTAL,
+            COUNT,
+            "Actor tasks that ended unexpectedly (panic or error) and were restarted.",
+            "supervisor",
+        ),
+        &[LabelDef {
+            name: "actor",
+            values: Actor::VALUES,
+        }],
+    ),
+    labelled(
+        gauge(
+            names::BUILD_INFO,
+            None,
+            "Build information; always 1.",
+            "start-up",
+        ),
+        &[
+            LabelDef {
+                name: "version",
+                values: &[],
+            },
+            LabelDef {
+                name: "git_sha",
+                values: &[],
+            },
+        ],
+    ),
+];
+
+/// Looks up a metric definition by name.
+pub fn find(name: &str) -> Option<&'static MetricDef> {
+    CATALOGUE.iter().find(|def| def.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// The names of the original design, which must never change.
+    const ORIGINAL: &[&str] = &[
+        "icn_network_connections_total",
+        "icn_network_messages_sent_total",
+        "icn_network_messages_received_total",
+        "icn_network_bytes_sent_total",
+        "icn_network_bytes_received_total",
+        "icn_gossip_entries_published_total",
+        "icn_gossip_entries_received_total",
+        "icn_gossip_announces_sent_total",
+        "icn_gossip_announces_received_total",
+        "icn_gossip_requests_sent_total",
+        "icn_gossip_requests_received_total",
+        "icn_gossip_responses_sent_total",
+        "icn_gossip_responses_received_total",
+        "icn_ledger_transactions_total",
+        "icn_network_connections_active",
+        "icn_network_peers_discovered",
+        "icn_gossip_topics_total",
+        "icn_gossip_entries_total",
+        "icn_ledger_accounts_total",
+        "icn_ledger_currencies_total",
+        "icn_system_uptime_seconds",
+        "icn_system_actors_active",
+        "icn_ledger_transaction_amount",
+    ];
+
+    #[test]
+    fn original_names_are_all_present() {
+        for name in ORIGINAL {
+            assert!(find(name).is_some(), "{name} missing from the catalogue");
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_well_formed() {
+        let mut seen = HashSet::new();
+        for def in CATALOGUE {
+            assert!(seen.insert(def.name), "{} declared twice", def.name);
+            assert!(def.name.starts_with("icn_"), "{}", def.name);
+            assert!(
+                def.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{} is not snake_case",
+                def.name
+            );
+            assert!(!def.help.is_empty(), "{} has no help", def.name);
+        }
+    }
+
+    #[test]
+    fn kinds_follow_naming_rules() {
+        for def in CATALOGUE {
+            match def.kind {
+                MetricKind::Counter => assert!(def.name.ends_with("_total"), "{}", def.name),
+                MetricKind::Gauge => assert!(
+                    !def.name.ends_with("_total") || LEGACY_TOTAL_GAUGES.contains(&def.name),
+                    "gauge {} ends in _total",
+                    def.name
+                ),
+                MetricKind::Histogram => {
+                    assert!(!def.buckets.is_empty(), "{} has no buckets", def.name);
+                    assert!(
+                        def.buckets.windows(2).all(|w| w[0] < w[1]),
+                        "{} buckets not increasing",
+                        def.name
+                    );
+                }
+            }
+            if def.kind != MetricKind::Histogram {
+                assert!(def.buckets.is_empty(), "{} has buckets", def.name);
+            }
+            if def.unit == Some(Unit::Seconds) && def.kind != MetricKind::Counter {
+                assert!(def.name.ends_with("_seconds"), "{}", def.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Observability for an ICN node: the metric catalogue, the node's own Prometheus registry, the
+//! HTTP exporter and logging setup.
+//!
+//! Every metric the node exposes is declared once in [`catalogue`] (name, kind, HELP text, unit,
+//! label values, histogram buckets). [`NodeMetrics`] builds a private `PrometheusRecorder` from the
+//! catalogue (one per node, never the global recorder, so an in-process cluster renders one page
+//! per node), describes and zero-registers every series, and hands out typed handle structs
+//! ([`NetworkMetrics`], [`GossipMetrics`], ...) to the components. Call sites never spell a metric
+//! name; they hold cached handles, which is also the fast path.
+//!
+//! # Layout
+//! - [`catalogue`]: the list of metric definitions and their label value sets.
+//! - [`labels`]: bounded label enums used by labelled handles.
+//! - [`registry`]: [`NodeMetrics`], the per-node recorder, and the typed handle structs.
+//! - [`reference`]: the Markdown metric reference (docs/metrics.md).
+//! - [`server`]: the HTTP listener serving `/metrics`, `/health` and `/ready`.
+//! - [`health`]: the JSON health report and readiness types.
+//! - [`logging`]: tracing-subscriber setup (pretty or JSON, on stderr).
+
+pub mod catalogue;
+pub mod health;
+pub mod labels;
+pub mod logging;
+pub mod reference;
+pub mod registry;
+pub mod server;
+
+pub use catalogue::{CATALOGUE, MetricDef, MetricKind};
+pub use health::{HealthReport, HealthStatus, NodeStatus, Readiness};
+pub use labels::{CounterVec, LabelValue};
+pub use registry::{GossipMetrics, LedgerMetrics, NetworkMetrics, NodeMetrics, SystemMetrics};
+pub use server::{MetricsServer, MetricsServerConfig};
+
+/// Errors raised while building the registry or serving metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum ObsError {
+    /// The metrics listener could not bind its address (for example, the port is in use).
+    #[error("cannot bind the metrics listener on {addr}: {source}")]
+    Bind {
+        /// The address we tried to bind.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Prometheus builder rejected the catalogue (for example, empty bucket lists).
+    #[error("invalid metric configuration: {0}")]
+    Build(String),
+    /// The metrics path is not an absolute URL path.
+    #[error("metrics path {0:?} must start with '/' and not be '/health', '/ready' or '/healthz'")]
+    BadPath(String),
+    /// The logging filter could not be parsed or a subscriber was already installed.
+    #[error("logging setup failed: {0}")]
+    Logging(String),
+}

@@ -1,0 +1,327 @@
+//! The per-node registry and the typed handle structs handed to components.
+//!
+//! A node never installs the `metrics` crate's global recorder: each [`NodeMetrics`] owns its own
+//! `PrometheusRecorder`, so two nodes in one process render two independent pages. Order matters
+//! and is fixed here: build the recorder (with buckets for every histogram), describe every metric,
+//! then register every series at zero.
+
+use std::sync::Arc;
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+use crate::ObsError;
+use crate::catalogue::{CATALOGUE, LabelDef, MetricDef, MetricKind, names};
+use crate::labels::{Actor, CounterVec, LabelValue};
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Version label of `icn_build_info`.
+pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Git commit label of `icn_build_info` (`unknown` outside a git checkout).
+pub const BUILD_GIT_SHA: &str = env!("ICN_GIT_SHA");
+
+/// Network counters and gauges (`icn_network_*`).
+#[derive(Clone, Debug)]
+pub struct NetworkMetrics {
+    /// Connections established since start.
+    pub connections_total: Counter,
+    /// Connections currently open.
+    pub connections_active: Gauge,
+    /// Peers with a known address.
+    pub peers_discovered: Gauge,
+    /// Frames written.
+    pub messages_sent: Counter,
+    /// Frames read and decoded.
+    pub messages_received: Counter,
+    /// Frame bytes written.
+    pub bytes_sent: Counter,
+    /// Frame bytes read.
+    pub bytes_received: Counter,
+}
+
+/// Gossip counters and gauges (`icn_gossip_*`).
+#[derive(Clone, Debug)]
+pub struct GossipMetrics {
+    /// Topics replicated.
+    pub topics: Gauge,
+    /// Entries stored.
+    pub entries: Gauge,
+    /// Entries published locally.
+    pub entries_published: Counter,
+    /// Valid entries received and stored for the first time.
+    pub entries_received: Counter,
+    /// Announce messages sent.
+    pub announces_sent: Counter,
+    /// Announce messages received.
+    pub announces_received: Counter,
+    /// Request messages sent.
+    pub requests_sent: Counter,
+    /// Request messages received.
+    pub requests_received: Counter,
+    /// Response messages sent.
+    pub responses_sent: Counter,
+    /// Response messages received.
+    pub responses_received: Counter,
+}
+
+/// Ledger counters, gauges and histograms (`icn_ledger_*`).
+#[derive(Clone, Debug)]
+pub struct LedgerMetrics {
+    /// Transfers applied.
+    pub transactions: Counter,
+    /// Accounts with activity.
+    pub accounts: Gauge,
+    /// Currencies created.
+    pub currencies: Gauge,
+    /// Amounts of applied transfers.
+    pub transaction_amount: Histogram,
+}
+
+/// Process-level node metrics (`icn_system_*`).
+#[derive(Clone, Debug)]
+pub struct SystemMetrics {
+    /// Seconds since start.
+    pub uptime_seconds: Gauge,
+    /// Actor tasks running.
+    pub actors_active: Gauge,
+    /// Unexpected actor exits, by actor.
+    pub actor_restarts: CounterVec<Actor>,
+}
+
+/// One node's metrics: its own recorder, the render handle and every component's handles.
+///
+/// Cheap to clone (an `Arc`).
+#[derive(Clone)]
+pub struct NodeMetrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    network: NetworkMetrics,
+    gossip: GossipMetrics,
+    ledger: LedgerMetrics,
+    system: SystemMetrics,
+}
+
+impl std::fmt::Debug for NodeMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeMetrics").finish_non_exhaustive()
+    }
+}
+
+impl NodeMetrics {
+    /// Builds a fresh registry: buckets configured, every metric described and registered at zero.
+    ///
+    /// # Errors
+    /// [`ObsError::Build`] if the catalogue's bucket lists are rejected by the exporter.
+    pub fn new() -> Result<Self, ObsError> {
+        let mut builder = PrometheusBuilder::new();
+        for def in CATALOGUE.iter().filter(|d| d.kind == MetricKind::Histogram) {
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(def.name.to_string()), def.buckets)
+                .map_err(|e| ObsError::Build(format!("{}: {e}", def.name)))?;
+        }
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+
+        for def in CATALOGUE {
+            describe(&recorder, def);
+            zero_register(&recorder, def);
+        }
+        gauge_labelled(
+            &recorder,
+            names::BUILD_INFO,
+            &[("version", BUILD_VERSION), ("git_sha", BUILD_GIT_SHA)],
+        )
+        .set(1.0);
+
+        let r = &recorder;
+        let network = NetworkMetrics {
+            connections_total: counter(r, names::NETWORK_CONNECTIONS_TOTAL),
+            connections_active: gauge(r, names::NETWORK_CONNECTIONS_ACTIVE),
+            peers_discovered: gauge(r, names::NETWORK_PEERS_DISCOVERED),
+            messages_sent: counter(r, names::NETWORK_MESSAGES_SENT_TOTAL),
+            messages_received: counter(r, names::NETWORK_MESSAGES_RECEIVED_TOTAL),
+            bytes_sent: counter(r, names::NETWORK_BYTES_SENT_TOTAL),
+            bytes_received: counter(r, names::NETWORK_BYTES_RECEIVED_TOTAL),
+        };
+        let gossip = GossipMetrics {
+            topics: gauge(r, names::GOSSIP_TOPICS_TOTAL),
+            entries: gauge(r, names::GOSSIP_ENTRIES_TOTAL),
+            entries_published: counter(r, names::GOSSIP_ENTRIES_PUBLISHED_TOTAL),
+            entries_received: counter(r, names::GOSSIP_ENTRIES_RECEIVED_TOTAL),
+            announces_sent: counter(r, names::GOSSIP_ANNOUNCES_SENT_TOTAL),
+            announces_received: counter(r, names::GOSSIP_ANNOUNCES_RECEIVED_TOTAL),
+            requests_sent: counter(r, names::GOSSIP_REQUESTS_SENT_TOTAL),
+            requests_received: counter(r, names::GOSSIP_REQUESTS_RECEIVED_TOTAL),
+            responses_sent: counter(r, names::GOSSIP_RESPONSES_SENT_TOTAL),
+            responses_received: counter(r, names::GOSSIP_RESPONSES_RECEIVED_TOTAL),
+        };
+        let ledger = LedgerMetrics {
+            transactions: counter(r, names::LEDGER_TRANSACTIONS_TOTAL),
+            accounts: gauge(r, names::LEDGER_ACCOUNTS_TOTAL),
+            currencies: gauge(r, names::LEDGER_CURRENCIES_TOTAL),
+            transaction_amount: histogram(r, names::LEDGER_TRANSACTION_AMOUNT),
+        };
+        let system = SystemMetrics {
+            uptime_seconds: gauge(r, names::SYSTEM_UPTIME_SECONDS),
+            actors_active: gauge(r, names::SYSTEM_ACTORS_ACTIVE),
+            actor_restarts: counter_vec(r, names::SYSTEM_ACTOR_RESTARTS_TOTAL),
+        };
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                recorder,
+                handle,
+                network,
+                gossip,
+                ledger,
+                system,
+            }),
+        })
+    }
+
+    /// Network handles.
+    pub fn network(&self) -> &NetworkMetrics {
+        &self.inner.network
+    }
+
+    /// Gossip handles.
+    pub fn gossip(&self) -> &GossipMetrics {
+        &self.inner.gossip
+    }
+
+    /// Ledger handles.
+    pub fn ledger(&self) -> &LedgerMetrics {
+        &self.inner.ledger
+    }
+
+    /// System handles.
+    pub fn system(&self) -> &SystemMetrics {
+        &self.inner.system
+    }
+
+    /// Renders the Prometheus text exposition (format 0.0.4) of this node only.
+    ///
+    /// Rendering drains pending histogram samples; it can take a few milliseconds for large
+    /// registries, so async callers run it on a blocking thread.
+    pub fn render(&self) -> String {
+        self.inner.handle.render()
+    }
+
+    /// Renders without asking the node to refresh its gauges first (what a scrape would do).
+    /// Same text as [`NodeMetrics::render`]; the name makes the intent explicit at call sites
+    /// that observe the refresh task itself.
+    pub fn render_without_refresh(&self) -> String {
+        self.inner.handle.render()
+    }
+
+    /// Folds pending histogram samples into their buckets.
+    ///
+    /// A recorder built with `build_recorder()` has no upkeep task of its own; without calling this
+    /// periodically, samples recorded between scrapes accumulate without bound.
+    pub fn run_upkeep(&self) {
+        self.inner.handle.run_upkeep();
+    }
+
+    /// Runs `f` with this node's recorder installed as the thread-local recorder, so code that only
+    /// speaks the `metrics` macros records into this node.
+    pub fn with_local_recorder<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.inner.recorder, f)
+    }
+}
+
+fn describe(recorder: &PrometheusRecorder, def: &MetricDef) {
+    let name = KeyName::from_const_str(def.name);
+    let help = def.help.into();
+    match def.kind {
+        MetricKind::Counter => recorder.describe_counter(name, def.unit, help),
+        MetricKind::Gauge => recorder.describe_gauge(name, def.unit, help),
+        MetricKind::Histogram => recorder.describe_histogram(name, def.unit, help),
+    }
+}
+
+/// Registers every series of `def` whose label values are all known up front.
+fn zero_register(recorder: &PrometheusRecorder, def: &MetricDef) {
+    if def.labels.iter().any(|l| l.values.is_empty()) {
+        return;
+    }
+    for labels in label_combinations(def.labels) {
+        let key = Key::from_parts(def.name, labels);
+        match def.kind {
+            MetricKind::Counter => {
+                recorder.register_counter(&key, &METADATA).increment(0);
+            }
+            MetricKind::Gauge => recorder.register_gauge(&key, &METADATA).set(0.0),
+            MetricKind::Histogram => {
+                // Registration alone creates the (empty) series; no sample is recorded.
+                let _empty = recorder.register_histogram(&key, &METADATA);
+            }
+        }
+    }
+}
+
+/// The cartesian product of the label value sets (one empty combination for no labels).
+fn label_combinations(labels: &[LabelDef]) -> Vec<Vec<Label>> {
+    let mut out: Vec<Vec<Label>> = vec![Vec::new()];
+    for label in labels {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                label.values.iter().map(move |value| {
+                    let mut next = prefix.clone();
+                    next.push(Label::from_static_parts(label.name, value));
+                    next
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+pub(crate) fn counter(recorder: &PrometheusRecorder, name: &'static str) -> Counter {
+    recorder.register_counter(&Key::from_static_name(name), &METADATA)
+}
+
+pub(crate) fn gauge(recorder: &PrometheusRecorder, name: &'static str) -> Gauge {
+    recorder.register_gauge(&Key::from_static_name(name), &METADATA)
+}
+
+pub(crate) fn histogram(recorder: &PrometheusRecorder, name: &'static str) -> Histogram {
+    recorder.register_histogram(&Key::from_static_name(name), &METADATA)
+}
+
+fn gauge_labelled(
+    recorder: &PrometheusRecorder,
+    name: &'static str,
+    labels: &[(&'static str, &'static str)],
+) -> Gauge {
+    let labels: Vec<Label> = labels
+        .iter()
+        .map(|(k, v)| Label::from_static_parts(k, v))
+        .collect();
+    recorder.register_gauge(&Key::from_parts(name, labels), &METADATA)
+}
+
+pub(crate) fn counter_vec<L: LabelValue>(
+    recorder: &PrometheusRecorder,
+    name: &'static str,
+) -> CounterVec<L> {
+    let counters = L::ALL
+        .iter()
+        .map(|value| {
+            let key = Key::from_parts(
+                name,
+                vec![Label::from_static_parts(L::LABEL, value.as_str())],
+            );
+            recorder.register_counter(&key, &METADATA)
+        })
+        .collect();
+    CounterVec::new(counters)
+}

@@ -1,0 +1,132 @@
+//! Real `icnd` processes, for tests of signals, exit codes and external tools.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// A running `icnd run` process. Killed (SIGKILL) on drop if still running.
+pub struct IcndProcess {
+    child: Child,
+    data_dir: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl IcndProcess {
+    /// Starts `bin run --data-dir data_dir --metrics-addr 127.0.0.1:0 <extra>` with stderr going
+    /// to `data_dir/../<name>.stderr`, and waits until the metrics address file appears.
+    ///
+    /// # Errors
+    /// When the process cannot start or exits before serving.
+    pub fn start(bin: &Path, data_dir: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        let mut process = Self::spawn(bin, data_dir, extra)?;
+        process.wait_for_metrics_addr(Duration::from_secs(20))?;
+        Ok(process)
+    }
+
+    /// Spawns without waiting for anything.
+    ///
+    /// # Errors
+    /// When the process cannot start.
+    pub fn spawn(bin: &Path, data_dir: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        let parent = data_dir.parent().unwrap_or(data_dir);
+        std::fs::create_dir_all(parent)?;
+        let name = data_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "icnd".into());
+        let stderr_path = parent.join(format!("{name}.stderr"));
+        let stderr = std::fs::File::create(&stderr_path)?;
+        let has_metrics_addr = extra.iter().any(|a| a.starts_with("--metrics-addr"));
+        let mut command = Command::new(bin);
+        command.arg("run").arg("--data-dir").arg(data_dir);
+        if !has_metrics_addr {
+            command.args(["--metrics-addr", "127.0.0.1:0"]);
+        }
+        command
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        let child = command.spawn()?;
+        Ok(Self {
+            child,
+            data_dir: data_dir.to_path_buf(),
+            stderr_path,
+        })
+    }
+
+    fn wait_for_metrics_addr(&mut self, timeout: Duration) -> anyhow::Result<SocketAddr> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(addr) = self.metrics_addr() {
+                return Ok(addr);
+            }
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!(
+                    "icnd exited with {status} before serving:\n{}",
+                    self.stderr()
+                );
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "icnd did not write metrics.addr in {timeout:?}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The bound metrics address, once written.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        std::fs::read_to_string(self.data_dir.join("metrics.addr"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Sends a signal.
+    ///
+    /// # Errors
+    /// When the signal cannot be delivered.
+    pub fn signal(&self, signal: Signal) -> anyhow::Result<()> {
+        let pid = i32::try_from(self.child.id())?;
+        kill(Pid::from_raw(pid), signal)?;
+        Ok(())
+    }
+
+    /// Waits for the process to exit, at most `timeout`.
+    ///
+    /// # Errors
+    /// When it is still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "icnd still running after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for IcndProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

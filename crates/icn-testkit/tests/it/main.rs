@@ -1,0 +1,5 @@
+//! Integration tests across crates, on real in-process nodes.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
+
+mod node;
