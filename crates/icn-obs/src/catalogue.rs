@@ -8,7 +8,7 @@
 
 use metrics::Unit;
 
-use crate::labels::Actor;
+use crate::labels::{Actor, DialFailureReason, FrameRejectReason, RpcMethod, RpcStatus};
 
 /// The kind of a metric, as rendered in `# TYPE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +88,15 @@ pub mod names {
     pub const LEDGER_CURRENCIES_TOTAL: &str = "icn_ledger_currencies_total";
     pub const LEDGER_TRANSACTION_AMOUNT: &str = "icn_ledger_transaction_amount";
 
+    pub const NETWORK_FRAMES_REJECTED_TOTAL: &str = "icn_network_frames_rejected_total";
+    pub const NETWORK_DIAL_FAILURES_TOTAL: &str = "icn_network_dial_failures_total";
+    pub const NETWORK_CONNECTION_DURATION_SECONDS: &str = "icn_network_connection_duration_seconds";
+    pub const NETWORK_MESSAGE_SIZE_BYTES: &str = "icn_network_message_size_bytes";
+
+    pub const RPC_REQUESTS_TOTAL: &str = "icn_rpc_requests_total";
+    pub const RPC_REQUEST_DURATION_SECONDS: &str = "icn_rpc_request_duration_seconds";
+    pub const RPC_ACTIVE_REQUESTS: &str = "icn_rpc_active_requests";
+
     pub const SYSTEM_UPTIME_SECONDS: &str = "icn_system_uptime_seconds";
     pub const SYSTEM_ACTORS_ACTIVE: &str = "icn_system_actors_active";
     pub const SYSTEM_ACTOR_RESTARTS_TOTAL: &str = "icn_system_actor_restarts_total";
@@ -119,6 +128,30 @@ pub const AMOUNT_BUCKETS: &[f64] = &[
     50_000.0,
     100_000.0,
     1_000_000.0,
+];
+
+/// Buckets for connection lifetimes: one second to one day.
+pub const CONNECTION_DURATION_BUCKETS: &[f64] = &[
+    1.0, 10.0, 60.0, 300.0, 900.0, 1_800.0, 3_600.0, 21_600.0, 86_400.0,
+];
+
+/// Buckets for frame sizes: 64 B to the 4 MiB frame limit.
+pub const MESSAGE_SIZE_BUCKETS: &[f64] = &[
+    64.0,
+    256.0,
+    1_024.0,
+    4_096.0,
+    16_384.0,
+    65_536.0,
+    262_144.0,
+    1_048_576.0,
+    4_194_304.0,
+];
+
+/// Buckets for local request latencies: 100 µs to 10 s.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
 ];
 
 const NO_LABELS: &[LabelDef] = &[];
@@ -229,6 +262,44 @@ pub const CATALOGUE: &[MetricDef] = &[
         "Frame bytes (length prefix included) read from peers.",
         "network",
     ),
+    labelled(
+        counter(
+            names::NETWORK_FRAMES_REJECTED_TOTAL,
+            COUNT,
+            "Incoming frames rejected (the stream is closed), by reason.",
+            "network",
+        ),
+        &[LabelDef {
+            name: "reason",
+            values: FrameRejectReason::VALUES,
+        }],
+    ),
+    labelled(
+        counter(
+            names::NETWORK_DIAL_FAILURES_TOTAL,
+            COUNT,
+            "Connection attempts (outgoing dials and incoming handshakes) that did not become a session, by reason.",
+            "network",
+        ),
+        &[LabelDef {
+            name: "reason",
+            values: DialFailureReason::VALUES,
+        }],
+    ),
+    histogram(
+        names::NETWORK_CONNECTION_DURATION_SECONDS,
+        SECONDS,
+        "Lifetime of closed peer connections.",
+        CONNECTION_DURATION_BUCKETS,
+        "network",
+    ),
+    histogram(
+        names::NETWORK_MESSAGE_SIZE_BYTES,
+        BYTES,
+        "Size of frames written and read (length prefix included).",
+        MESSAGE_SIZE_BUCKETS,
+        "network",
+    ),
     // Gossip.
     gauge(
         names::GOSSIP_TOPICS_TOTAL,
@@ -315,6 +386,44 @@ pub const CATALOGUE: &[MetricDef] = &[
         "Amounts of applied transfers, in integer currency units.",
         AMOUNT_BUCKETS,
         "ledger",
+    ),
+    // RPC.
+    labelled(
+        counter(
+            names::RPC_REQUESTS_TOTAL,
+            COUNT,
+            "Control API requests, by method and outcome.",
+            "rpc",
+        ),
+        &[
+            LabelDef {
+                name: "method",
+                values: RpcMethod::VALUES,
+            },
+            LabelDef {
+                name: "status",
+                values: RpcStatus::VALUES,
+            },
+        ],
+    ),
+    labelled(
+        histogram(
+            names::RPC_REQUEST_DURATION_SECONDS,
+            SECONDS,
+            "Control API request latency, by method.",
+            LATENCY_BUCKETS,
+            "rpc",
+        ),
+        &[LabelDef {
+            name: "method",
+            values: RpcMethod::VALUES,
+        }],
+    ),
+    gauge(
+        names::RPC_ACTIVE_REQUESTS,
+        COUNT,
+        "Control API requests in progress.",
+        "rpc",
     ),
     // System.
     gauge(

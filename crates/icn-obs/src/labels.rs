@@ -102,3 +102,133 @@ label_enum! {
         Storage => "storage",
     }
 }
+
+/// One counter per combination of two label enums, all registered (at zero) up front.
+#[derive(Clone)]
+pub struct CounterVec2<A: LabelValue, B: LabelValue> {
+    counters: Vec<Counter>,
+    _labels: std::marker::PhantomData<(A, B)>,
+}
+
+impl<A: LabelValue, B: LabelValue> CounterVec2<A, B> {
+    /// Builds from counters in `A`-major order (`a.index() * B::ALL.len() + b.index()`).
+    pub(crate) fn new(counters: Vec<Counter>) -> Self {
+        debug_assert_eq!(counters.len(), A::ALL.len() * B::ALL.len());
+        Self {
+            counters,
+            _labels: std::marker::PhantomData,
+        }
+    }
+
+    /// The counter for one combination.
+    pub fn get(&self, a: A, b: B) -> &Counter {
+        &self.counters[a.index() * B::ALL.len() + b.index()]
+    }
+
+    /// Increments the counter for `(a, b)` by one.
+    pub fn inc(&self, a: A, b: B) {
+        self.get(a, b).increment(1);
+    }
+}
+
+impl<A: LabelValue, B: LabelValue> std::fmt::Debug for CounterVec2<A, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CounterVec2")
+            .field("labels", &(A::LABEL, B::LABEL))
+            .finish()
+    }
+}
+
+/// One histogram per value of a label enum, all registered up front.
+#[derive(Clone)]
+pub struct HistogramVec<L: LabelValue> {
+    histograms: Vec<metrics::Histogram>,
+    _label: std::marker::PhantomData<L>,
+}
+
+impl<L: LabelValue> HistogramVec<L> {
+    pub(crate) fn new(histograms: Vec<metrics::Histogram>) -> Self {
+        debug_assert_eq!(histograms.len(), L::ALL.len());
+        Self {
+            histograms,
+            _label: std::marker::PhantomData,
+        }
+    }
+
+    /// The histogram for one label value.
+    pub fn get(&self, value: L) -> &metrics::Histogram {
+        &self.histograms[value.index()]
+    }
+}
+
+impl<L: LabelValue> std::fmt::Debug for HistogramVec<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistogramVec")
+            .field("label", &L::LABEL)
+            .finish()
+    }
+}
+
+label_enum! {
+    /// Why an incoming frame was rejected.
+    pub enum FrameRejectReason: "reason" {
+        /// Length prefix above the configured maximum.
+        Oversized => "oversized",
+        /// Bytes that do not decode as a message (or decode with trailing bytes).
+        Malformed => "malformed",
+        /// Stream ended inside a frame.
+        Truncated => "truncated",
+        /// A read did not complete in time.
+        Timeout => "timeout",
+        /// A well-formed message that is not allowed at this point (e.g. no Hello first).
+        Unexpected => "unexpected",
+    }
+}
+
+label_enum! {
+    /// Why an outgoing dial (or an incoming handshake) did not produce a session.
+    pub enum DialFailureReason: "reason" {
+        /// No answer, or the connection attempt timed out.
+        Unreachable => "unreachable",
+        /// TLS handshake failed (bad certificate, wrong key type, bad signature).
+        Tls => "tls",
+        /// The peer's proven key is not the DID we dialed.
+        IdentityMismatch => "identity_mismatch",
+        /// The peer speaks another protocol version.
+        Version => "version",
+        /// The Hello exchange failed or timed out.
+        Handshake => "handshake",
+        /// We are at `max_peers`.
+        PeerLimit => "peer_limit",
+        /// The address turned out to be our own node.
+        SelfDial => "self_dial",
+    }
+}
+
+label_enum! {
+    /// RPC methods of the local control API.
+    pub enum RpcMethod: "method" {
+        /// `GET /v1/status`.
+        Status => "status",
+        /// `GET /v1/peers`.
+        Peers => "peers",
+        /// `POST /v1/dial`.
+        Dial => "dial",
+        /// Any path that is not a method.
+        Unknown => "unknown",
+    }
+}
+
+label_enum! {
+    /// Outcome class of an RPC request.
+    pub enum RpcStatus: "status" {
+        /// 2xx.
+        Ok => "ok",
+        /// 400/404/409/422: the caller's request was wrong.
+        ClientError => "client_error",
+        /// 401: missing or wrong token.
+        Unauthorized => "unauthorized",
+        /// 5xx.
+        ServerError => "server_error",
+    }
+}

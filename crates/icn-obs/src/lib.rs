@@ -27,7 +27,7 @@ pub mod server;
 
 pub use catalogue::{CATALOGUE, MetricDef, MetricKind};
 pub use health::{HealthReport, HealthStatus, NodeStatus, Readiness};
-pub use labels::{CounterVec, LabelValue};
+pub use labels::{CounterVec, CounterVec2, HistogramVec, LabelValue};
 pub use registry::{GossipMetrics, LedgerMetrics, NetworkMetrics, NodeMetrics, SystemMetrics};
 pub use server::{MetricsServer, MetricsServerConfig};
 

@@ -14,7 +14,10 @@ use metrics_exporter_prometheus::{
 
 use crate::ObsError;
 use crate::catalogue::{CATALOGUE, LabelDef, MetricDef, MetricKind, names};
-use crate::labels::{Actor, CounterVec, LabelValue};
+use crate::labels::{
+    Actor, CounterVec, CounterVec2, DialFailureReason, FrameRejectReason, HistogramVec, LabelValue,
+    RpcMethod, RpcStatus,
+};
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -41,6 +44,25 @@ pub struct NetworkMetrics {
     pub bytes_sent: Counter,
     /// Frame bytes read.
     pub bytes_received: Counter,
+    /// Rejected incoming frames, by reason.
+    pub frames_rejected: CounterVec<FrameRejectReason>,
+    /// Failed dials and handshakes, by reason.
+    pub dial_failures: CounterVec<DialFailureReason>,
+    /// Lifetime of closed connections.
+    pub connection_duration: Histogram,
+    /// Sizes of frames written and read.
+    pub message_size: Histogram,
+}
+
+/// Control API RED metrics (`icn_rpc_*`).
+#[derive(Clone, Debug)]
+pub struct RpcMetrics {
+    /// Requests by method and outcome.
+    pub requests: CounterVec2<RpcMethod, RpcStatus>,
+    /// Latency by method.
+    pub duration: HistogramVec<RpcMethod>,
+    /// Requests in progress.
+    pub active: Gauge,
 }
 
 /// Gossip counters and gauges (`icn_gossip_*`).
@@ -106,6 +128,7 @@ struct Inner {
     network: NetworkMetrics,
     gossip: GossipMetrics,
     ledger: LedgerMetrics,
+    rpc: RpcMetrics,
     system: SystemMetrics,
 }
 
@@ -150,6 +173,15 @@ impl NodeMetrics {
             messages_received: counter(r, names::NETWORK_MESSAGES_RECEIVED_TOTAL),
             bytes_sent: counter(r, names::NETWORK_BYTES_SENT_TOTAL),
             bytes_received: counter(r, names::NETWORK_BYTES_RECEIVED_TOTAL),
+            frames_rejected: counter_vec(r, names::NETWORK_FRAMES_REJECTED_TOTAL),
+            dial_failures: counter_vec(r, names::NETWORK_DIAL_FAILURES_TOTAL),
+            connection_duration: histogram(r, names::NETWORK_CONNECTION_DURATION_SECONDS),
+            message_size: histogram(r, names::NETWORK_MESSAGE_SIZE_BYTES),
+        };
+        let rpc = RpcMetrics {
+            requests: counter_vec2(r, names::RPC_REQUESTS_TOTAL),
+            duration: histogram_vec(r, names::RPC_REQUEST_DURATION_SECONDS),
+            active: gauge(r, names::RPC_ACTIVE_REQUESTS),
         };
         let gossip = GossipMetrics {
             topics: gauge(r, names::GOSSIP_TOPICS_TOTAL),
@@ -182,6 +214,7 @@ impl NodeMetrics {
                 network,
                 gossip,
                 ledger,
+                rpc,
                 system,
             }),
         })
@@ -200,6 +233,11 @@ impl NodeMetrics {
     /// Ledger handles.
     pub fn ledger(&self) -> &LedgerMetrics {
         &self.inner.ledger
+    }
+
+    /// Control API handles.
+    pub fn rpc(&self) -> &RpcMetrics {
+        &self.inner.rpc
     }
 
     /// System handles.
@@ -324,4 +362,38 @@ pub(crate) fn counter_vec<L: LabelValue>(
         })
         .collect();
     CounterVec::new(counters)
+}
+
+pub(crate) fn counter_vec2<A: LabelValue, B: LabelValue>(
+    recorder: &PrometheusRecorder,
+    name: &'static str,
+) -> CounterVec2<A, B> {
+    let mut counters = Vec::with_capacity(A::ALL.len() * B::ALL.len());
+    for a in A::ALL {
+        for b in B::ALL {
+            let labels = vec![
+                Label::from_static_parts(A::LABEL, a.as_str()),
+                Label::from_static_parts(B::LABEL, b.as_str()),
+            ];
+            counters.push(recorder.register_counter(&Key::from_parts(name, labels), &METADATA));
+        }
+    }
+    CounterVec2::new(counters)
+}
+
+pub(crate) fn histogram_vec<L: LabelValue>(
+    recorder: &PrometheusRecorder,
+    name: &'static str,
+) -> HistogramVec<L> {
+    let histograms = L::ALL
+        .iter()
+        .map(|value| {
+            let key = Key::from_parts(
+                name,
+                vec![Label::from_static_parts(L::LABEL, value.as_str())],
+            );
+            recorder.register_histogram(&key, &METADATA)
+        })
+        .collect();
+    HistogramVec::new(histograms)
 }
