@@ -1,0 +1,301 @@
+//! One peer connection: the Hello exchange, the writer draining the peer's send queue, and the
+//! readers decoding incoming frames.
+//!
+//! A connection counts as a session only after both Hellos were exchanged: with TLS 1.3 the
+//! dialer's `connect()` succeeds before the server has checked the client certificate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use icn_identity::Did;
+use icn_obs::NetworkMetrics;
+use icn_obs::labels::{DialFailureReason, FrameRejectReason};
+use quinn::{Connection, RecvStream, SendStream, VarInt};
+use tokio::sync::mpsc;
+
+use crate::wire::{
+    FrameError, Hello, LENGTH_PREFIX, PROTOCOL_VERSION, WireMessage, check_length, decode_body,
+    encode_frame,
+};
+
+/// Application close codes.
+pub mod close {
+    use quinn::VarInt;
+    /// Normal shutdown.
+    pub const SHUTDOWN: VarInt = VarInt::from_u32(0);
+    /// Another connection to the same peer was kept.
+    pub const DUPLICATE: VarInt = VarInt::from_u32(1);
+    /// Protocol version mismatch.
+    pub const VERSION: VarInt = VarInt::from_u32(2);
+    /// Hello missing, malformed or inconsistent with the TLS identity.
+    pub const HANDSHAKE: VarInt = VarInt::from_u32(3);
+    /// We are at `max_peers`.
+    pub const PEER_LIMIT: VarInt = VarInt::from_u32(4);
+    /// The peer is our own node.
+    pub const SELF: VarInt = VarInt::from_u32(5);
+    /// The peer is blocked (link cut).
+    pub const BLOCKED: VarInt = VarInt::from_u32(6);
+}
+
+/// Why a Hello exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// The peer speaks another version.
+    #[error("protocol version mismatch: ours {ours}, theirs {theirs}")]
+    Version {
+        /// Our version.
+        ours: u32,
+        /// Theirs.
+        theirs: u32,
+    },
+    /// A bad frame where the Hello should be.
+    #[error("bad hello frame: {0}")]
+    Frame(#[from] FrameError),
+    /// The first message was not a Hello, or its DID is not the TLS identity.
+    #[error("bad hello: {0}")]
+    Invalid(String),
+    /// The connection failed during the exchange.
+    #[error("connection failed during hello: {0}")]
+    Connection(String),
+    /// The exchange did not finish in time.
+    #[error("hello exchange timed out")]
+    Timeout,
+}
+
+impl HandshakeError {
+    /// Metric label for a failed handshake.
+    pub fn dial_reason(&self) -> DialFailureReason {
+        match self {
+            HandshakeError::Version { .. } => DialFailureReason::Version,
+            _ => DialFailureReason::Handshake,
+        }
+    }
+}
+
+/// Limits shared by every connection of a node.
+#[derive(Clone, Debug)]
+pub struct FrameLimits {
+    /// Maximum frame body.
+    pub max_frame: usize,
+    /// Time allowed to finish a frame once started.
+    pub read_timeout: Duration,
+}
+
+/// Writes one frame on a stream and counts it.
+async fn write_frame(
+    stream: &mut SendStream,
+    frame: Bytes,
+    metrics: &NetworkMetrics,
+) -> Result<(), quinn::WriteError> {
+    let len = frame.len();
+    stream.write_chunk(frame).await?;
+    metrics.messages_sent.increment(1);
+    metrics.bytes_sent.increment(len as u64);
+    metrics.message_size.record(len as f64);
+    Ok(())
+}
+
+/// Reads one frame. `Ok(None)` is a clean end of stream between frames.
+async fn read_frame(
+    stream: &mut RecvStream,
+    limits: &FrameLimits,
+    metrics: &NetworkMetrics,
+) -> Result<Option<WireMessage>, FrameError> {
+    let mut prefix = [0u8; LENGTH_PREFIX];
+    // Waiting for the next frame has no deadline (keep-alives cover liveness); finishing one does.
+    match stream.read(&mut prefix[..1]).await {
+        Ok(Some(0)) | Ok(None) => return Ok(None),
+        Ok(Some(_)) => {}
+        Err(_) => return Err(FrameError::Truncated),
+    }
+    let rest = async {
+        stream
+            .read_exact(&mut prefix[1..])
+            .await
+            .map_err(|_| FrameError::Truncated)?;
+        let len = check_length(prefix, limits.max_frame)?;
+        let mut body = vec![0u8; len];
+        stream
+            .read_exact(&mut body)
+            .await
+            .map_err(|_| FrameError::Truncated)?;
+        Ok::<_, FrameError>(body)
+    };
+    let body = tokio::time::timeout(limits.read_timeout, rest)
+        .await
+        .map_err(|_| FrameError::Timeout)??;
+    let total = body.len() + LENGTH_PREFIX;
+    let msg = decode_body(&body)?;
+    metrics.messages_received.increment(1);
+    metrics.bytes_received.increment(total as u64);
+    metrics.message_size.record(total as f64);
+    Ok(Some(msg))
+}
+
+fn count_reject(metrics: &NetworkMetrics, error: &FrameError) {
+    metrics.frames_rejected.inc(error.reason());
+}
+
+/// Checks a received Hello against our version and the TLS-proven identity.
+fn check_hello(msg: WireMessage, proven: Did) -> Result<Hello, HandshakeError> {
+    let WireMessage::Hello(hello) = msg else {
+        return Err(HandshakeError::Invalid(
+            "first message is not a hello".into(),
+        ));
+    };
+    if hello.version != PROTOCOL_VERSION {
+        return Err(HandshakeError::Version {
+            ours: PROTOCOL_VERSION,
+            theirs: hello.version,
+        });
+    }
+    if hello.did != proven {
+        return Err(HandshakeError::Invalid(format!(
+            "hello claims {} but TLS proved {}",
+            hello.did, proven
+        )));
+    }
+    Ok(hello)
+}
+
+/// Runs the Hello exchange on a fresh connection. The dialer opens a bidirectional stream and
+/// speaks first; the acceptor answers only after checking the dialer's Hello.
+///
+/// # Errors
+/// [`HandshakeError`]; frame errors are also counted in `icn_network_frames_rejected_total`.
+pub async fn exchange_hello(
+    connection: &Connection,
+    proven: Did,
+    ours: &Hello,
+    dialer: bool,
+    limits: &FrameLimits,
+    metrics: &NetworkMetrics,
+) -> Result<Hello, HandshakeError> {
+    let frame = Bytes::from(
+        encode_frame(&WireMessage::Hello(ours.clone()), limits.max_frame)
+            .map_err(HandshakeError::Frame)?,
+    );
+    let conn_err = |e: &dyn std::fmt::Display| HandshakeError::Connection(e.to_string());
+    let result = if dialer {
+        let (mut send, mut recv) = connection.open_bi().await.map_err(|e| conn_err(&e))?;
+        write_frame(&mut send, frame, metrics)
+            .await
+            .map_err(|e| conn_err(&e))?;
+        let reply = read_frame(&mut recv, limits, metrics).await;
+        let _ = send.finish();
+        reply
+    } else {
+        let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| conn_err(&e))?;
+        let theirs = read_frame(&mut recv, limits, metrics).await;
+        if let Ok(Some(msg)) = &theirs {
+            // Answer only a well-formed, matching Hello.
+            if let WireMessage::Hello(hello) = msg
+                && hello.version == PROTOCOL_VERSION
+                && hello.did == proven
+            {
+                write_frame(&mut send, frame, metrics)
+                    .await
+                    .map_err(|e| conn_err(&e))?;
+            }
+        }
+        let _ = send.finish();
+        theirs
+    };
+    match result {
+        Ok(Some(msg)) => {
+            let hello = check_hello(msg, proven);
+            if let Err(HandshakeError::Invalid(_)) = &hello {
+                metrics.frames_rejected.inc(FrameRejectReason::Unexpected);
+            }
+            hello
+        }
+        Ok(None) => Err(HandshakeError::Invalid("stream closed before hello".into())),
+        Err(e) => {
+            count_reject(metrics, &e);
+            Err(HandshakeError::Frame(e))
+        }
+    }
+}
+
+/// What a reader hands to the node.
+#[derive(Debug)]
+pub enum Incoming {
+    /// Peer exchange records.
+    Peers(Vec<crate::wire::PeerRecord>),
+    /// The peer's topics changed.
+    Topics(Vec<String>),
+    /// A gossip payload.
+    Gossip(Vec<u8>),
+}
+
+/// Drains `queue` onto one unidirectional stream until the queue or the connection closes.
+pub async fn run_writer(
+    connection: Connection,
+    mut queue: mpsc::Receiver<Bytes>,
+    metrics: NetworkMetrics,
+) {
+    let mut stream: Option<SendStream> = None;
+    while let Some(frame) = queue.recv().await {
+        if stream.is_none() {
+            match connection.open_uni().await {
+                Ok(s) => stream = Some(s),
+                Err(_) => return,
+            }
+        }
+        let Some(s) = stream.as_mut() else { return };
+        if write_frame(s, frame, &metrics).await.is_err() {
+            return;
+        }
+    }
+    if let Some(mut s) = stream {
+        let _ = s.finish();
+    }
+}
+
+/// Accepts the peer's unidirectional streams and reads frames from each until the connection
+/// closes; decoded messages go to `deliver`.
+pub async fn run_readers(
+    connection: Connection,
+    limits: FrameLimits,
+    metrics: NetworkMetrics,
+    deliver: mpsc::Sender<Incoming>,
+) {
+    let limits = Arc::new(limits);
+    while let Ok(stream) = connection.accept_uni().await {
+        let limits = limits.clone();
+        let metrics = metrics.clone();
+        let deliver = deliver.clone();
+        tokio::spawn(read_stream(stream, limits, metrics, deliver));
+    }
+}
+
+async fn read_stream(
+    mut stream: RecvStream,
+    limits: Arc<FrameLimits>,
+    metrics: NetworkMetrics,
+    deliver: mpsc::Sender<Incoming>,
+) {
+    loop {
+        let incoming = match read_frame(&mut stream, &limits, &metrics).await {
+            Ok(None) => return,
+            Ok(Some(WireMessage::Gossip(bytes))) => Incoming::Gossip(bytes),
+            Ok(Some(WireMessage::Peers(records))) => Incoming::Peers(records),
+            Ok(Some(WireMessage::Topics(topics))) => Incoming::Topics(topics),
+            Ok(Some(WireMessage::Hello(_))) => {
+                metrics.frames_rejected.inc(FrameRejectReason::Unexpected);
+                let _ = stream.stop(VarInt::from_u32(1));
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "rejecting frame; closing stream");
+                count_reject(&metrics, &e);
+                let _ = stream.stop(VarInt::from_u32(1));
+                return;
+            }
+        };
+        if deliver.send(incoming).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Wire messages and their framing: a big-endian `u32` length, then the bincode 2 encoding.
+//!
+//! Decoding never trusts the peer: the length is checked against the configured maximum before
+//! anything is read, bincode decodes with an explicit allocation limit (without one a 27-byte
+//! frame claiming a 2^40-element vector aborts the process), and trailing bytes are an error.
+
+use std::net::SocketAddr;
+
+use icn_identity::Did;
+use icn_obs::labels::FrameRejectReason;
+use serde::{Deserialize, Serialize};
+
+use crate::config::FRAME_LIMIT_CEILING;
+
+/// Protocol version carried in `Hello`; peers with another version are refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Bytes of the length prefix.
+pub const LENGTH_PREFIX: usize = 4;
+
+/// Everything a node sends to a peer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum WireMessage {
+    /// First message on a connection, in both directions.
+    Hello(Hello),
+    /// Known peers (peer exchange).
+    Peers(Vec<PeerRecord>),
+    /// The sender's replicated topics changed.
+    Topics(Vec<String>),
+    /// An encoded gossip message (opaque to the network layer).
+    Gossip(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// The handshake message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub version: u32,
+    /// The sender's DID; must equal the identity proven by TLS.
+    pub did: Did,
+    /// Address the sender accepts connections on, if it wants to be dialed.
+    pub listen_addr: Option<SocketAddr>,
+    /// Topics the sender replicates.
+    pub topics: Vec<String>,
+    /// Random per-process value: a new one means the peer restarted.
+    pub instance: u64,
+}
+
+/// A peer address shared in peer exchange.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRecord {
+    /// The peer.
+    pub did: Did,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    /// Length prefix above the maximum.
+    #[error("frame of {len} bytes exceeds the {max}-byte limit")]
+    Oversized {
+        /// Claimed length.
+        len: usize,
+        /// Configured maximum.
+        max: usize,
+    },
+    /// Not a valid message, or trailing bytes after it.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// The stream ended inside a frame.
+    #[error("stream ended inside a frame")]
+    Truncated,
+    /// The rest of a frame did not arrive in time.
+    #[error("frame read timed out")]
+    Timeout,
+}
+
+impl FrameError {
+    /// The metric label for this error.
+    pub fn reason(&self) -> FrameRejectReason {
+        match self {
+            FrameError::Oversized { .. } => FrameRejectReason::Oversized,
+            FrameError::Malformed(_) => FrameRejectReason::Malformed,
+            FrameError::Truncated => FrameRejectReason::Truncated,
+            FrameError::Timeout => FrameRejectReason::Timeout,
+        }
+    }
+}
+
+fn bincode_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<FRAME_LIMIT_CEILING>()
+}
+
+/// Encodes `msg` as one frame (length prefix included).
+///
+/// # Errors
+/// [`FrameError::Oversized`] when the encoding exceeds `max`.
+pub fn encode_frame(msg: &WireMessage, max: usize) -> Result<Vec<u8>, FrameError> {
+    let mut frame = vec![0u8; LENGTH_PREFIX];
+    bincode::serde::encode_into_std_write(msg, &mut frame, bincode_config())
+        .map_err(|e| FrameError::Malformed(e.to_string()))?;
+    let len = frame.len() - LENGTH_PREFIX;
+    if len > max {
+        return Err(FrameError::Oversized { len, max });
+    }
+    let prefix = u32::try_from(len).map_err(|_| FrameError::Oversized { len, max })?;
+    frame[..LENGTH_PREFIX].copy_from_slice(&prefix.to_be_bytes());
+    Ok(frame)
+}
+
+/// Reads a length prefix and checks it against `max`.
+///
+/// # Errors
+/// [`FrameError::Oversized`] for a length above `max`.
+pub fn check_length(prefix: [u8; LENGTH_PREFIX], max: usize) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len > max {
+        return Err(FrameError::Oversized { len, max });
+    }
+    Ok(len)
+}
+
+/// Decodes a frame body (without its length prefix).
+///
+/// # Errors
+/// [`FrameError::Malformed`] for undecodable bytes or trailing bytes.
+pub fn decode_body(body: &[u8]) -> Result<WireMessage, FrameError> {
+    let (msg, read) = bincode::serde::decode_from_slice::<WireMessage, _>(body, bincode_config())
+        .map_err(|e| FrameError::Malformed(e.to_string()))?;
+    if read != body.len() {
+        return Err(FrameError::Malformed(format!(
+            "{} trailing bytes after the message",
+            body.len() - read
+        )));
+    }
+    Ok(msg)
+}
+
+/// Decodes one whole frame held in memory (prefix + body), for tests and fuzzing.
+///
+/// # Errors
+/// Any [`FrameError`].
+pub fn decode_frame(frame: &[u8], max: usize) -> Result<WireMessage, FrameError> {
+    let prefix: [u8; LENGTH_PREFIX] = frame
+        .get(..LENGTH_PREFIX)
+        .and_then(|p| p.try_into().ok())
+        .ok_or(FrameError::Truncated)?;
+    let len = check_length(prefix, max)?;
+    let body = &frame[LENGTH_PREFIX..];
+    if body.len() < len {
+        return Err(FrameError::Truncated);
+    }
+    if body.len() > len {
+        return Err(FrameError::Malformed("bytes after the frame".into()));
+    }
+    decode_body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use icn_identity::Keypair;
+
+    fn hello() -> WireMessage {
+        WireMessage::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            did: Keypair::generate().did(),
+            listen_addr: Some("127.0.0.1:7777".parse().unwrap()),
+            topics: vec!["icn/ledger".into()],
+            instance: 42,
+        })
+    }
+
+    #[test]
+    fn round_trip() {
+        for msg in [
+            hello(),
+            WireMessage::Gossip(vec![7; 1000]),
+            WireMessage::Topics(vec!["a".into(), "b".into()]),
+            WireMessage::Peers(vec![PeerRecord {
+                did: Keypair::generate().did(),
+                addr: "10.0.0.1:1".parse().unwrap(),
+            }]),
+        ] {
+            let frame = encode_frame(&msg, 4 << 20).unwrap();
+            assert_eq!(decode_frame(&frame, 4 << 20).unwrap(), msg);
+        }
+    }
+
+    #[test]
+    fn gossip_payload_is_encoded_as_bytes() {
+        // serde_bytes: a 1000-byte payload costs ~1000 bytes, not one varint per element.
+        let frame = encode_frame(&WireMessage::Gossip(vec![200; 1000]), 4 << 20).unwrap();
+        assert!(frame.len() < 1010, "{}", frame.len());
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_both_ways() {
+        let msg = WireMessage::Gossip(vec![0; 2048]);
+        assert!(matches!(
+            encode_frame(&msg, 1024),
+            Err(FrameError::Oversized { .. })
+        ));
+        let frame = encode_frame(&msg, 4096).unwrap();
+        assert!(matches!(
+            decode_frame(&frame, 1024),
+            Err(FrameError::Oversized { .. })
+        ));
+    }
+
+    #[test]
+    fn hostile_length_claims_do_not_allocate() {
+        // Variant index of Gossip, then a varint claiming 2^40 bytes.
+        let mut body = vec![3u8, 0xFD];
+        body.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        body.extend_from_slice(&[0; 17]);
+        let err = decode_body(&body).unwrap_err();
+        assert_eq!(err.reason(), FrameRejectReason::Malformed);
+        // Same for a vector of peers.
+        let mut body = vec![1u8, 0xFD];
+        body.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(decode_body(&body).is_err());
+    }
+
+    #[test]
+    fn trailing_and_truncated_bytes_are_errors() {
+        let frame = encode_frame(&hello(), 4096).unwrap();
+        let mut body = frame[LENGTH_PREFIX..].to_vec();
+        body.push(0);
+        assert!(matches!(decode_body(&body), Err(FrameError::Malformed(_))));
+        assert_eq!(
+            decode_frame(&frame[..frame.len() - 1], 4096),
+            Err(FrameError::Truncated)
+        );
+        assert!(decode_body(&frame[LENGTH_PREFIX..frame.len() - 3]).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = decode_body(&bytes);
+            let _ = decode_frame(&bytes, 4096);
+        }
+    }
+}

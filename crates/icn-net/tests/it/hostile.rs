@@ -1,0 +1,1 @@
+//! Hostile peers: impersonation, foreign key types, garbage and oversized frames.
