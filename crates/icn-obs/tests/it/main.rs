@@ -176,7 +176,12 @@ fn record_million(metrics: &NodeMetrics, upkeep: bool) -> (u64, u64) {
 #[test]
 fn upkeep_keeps_histogram_memory_flat_and_its_absence_does_not() {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "upkeep_memory_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "upkeep_memory_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("ICN_OBS_MEMORY_CHILD", "1")
         .output()
         .unwrap();
@@ -186,7 +191,10 @@ fn upkeep_keeps_histogram_memory_flat_and_its_absence_does_not() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "{log}");
-    assert!(log.contains("1 passed"), "child did not run the measurement:\n{log}");
+    assert!(
+        log.contains("1 passed"),
+        "child did not run the measurement:\n{log}"
+    );
 }
 
 /// The measurement itself; does nothing unless started by the test above.
