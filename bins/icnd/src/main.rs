@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use icn_core::{ConfigOverrides, Node, NodeConfig};
+use icn_identity::{KdfParams, Keypair, Keystore, resolve_passphrase};
 use icn_obs::logging::LogFormat;
 
 /// The ICN node daemon.
@@ -20,6 +21,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create the node's identity (encrypted keystore) and print its DID.
+    Init(InitArgs),
     /// Run a node until SIGINT or SIGTERM.
     Run(RunArgs),
     /// Print the metric catalogue.
@@ -28,6 +31,17 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+}
+
+/// Options of `icnd init`.
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// Data directory to create the identity in [env: ICN_DATA_DIR].
+    #[arg(long, env = "ICN_DATA_DIR", default_value = "icn-data")]
+    data_dir: PathBuf,
+    /// File holding the passphrase [env: ICN_PASSPHRASE_FILE]; otherwise prompt on a terminal.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
 }
 
 /// Options of `icnd run`. Each overrides the config file and the matching `ICN_*` variable.
@@ -57,6 +71,17 @@ struct RunArgs {
     /// Log filter, e.g. info or icn_net=debug,info (default: RUST_LOG, then info) [env: ICN_LOG_LEVEL].
     #[arg(long)]
     log_level: Option<String>,
+    /// File holding the keystore passphrase [env: ICN_PASSPHRASE_FILE]; otherwise prompt on a
+    /// terminal.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// QUIC listen address, default 0.0.0.0:7777 [env: ICN_NETWORK_LISTEN].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Peer to dial and keep dialing: did:icn:...@IP:PORT or IP:PORT (repeatable)
+    /// [env: ICN_NETWORK_BOOTSTRAP, comma-separated].
+    #[arg(long)]
+    bootstrap: Vec<String>,
 }
 
 impl RunArgs {
@@ -69,6 +94,8 @@ impl RunArgs {
             metrics_refresh_interval: self.metrics_refresh_interval,
             log_format: self.log_format,
             log_level: self.log_level.clone(),
+            listen: self.listen,
+            bootstrap: self.bootstrap.clone(),
         }
     }
 }
@@ -76,6 +103,7 @@ impl RunArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(args) => init(&args),
         Command::Run(args) => run(&args),
         Command::Metrics { markdown } => {
             print_catalogue(markdown);
@@ -101,17 +129,54 @@ fn print_catalogue(markdown: bool) {
     }
 }
 
+fn passphrase_env() -> Option<PathBuf> {
+    std::env::var_os("ICN_PASSPHRASE_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn init(args: &InitArgs) -> anyhow::Result<()> {
+    let path = Keystore::path_in(&args.data_dir);
+    if path.exists() {
+        anyhow::bail!(
+            "an identity already exists at {}; refusing to overwrite it",
+            path.display()
+        );
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let env = passphrase_env();
+    let passphrase = resolve_passphrase(args.password_file.as_deref(), env.as_deref(), true)?;
+    let keypair = Keypair::generate();
+    Keystore::create(&path, &keypair, &passphrase, KdfParams::default())?;
+    println!("{}", keypair.did());
+    eprintln!("identity written to {}", path.display());
+    Ok(())
+}
+
+/// Unlocks the identity if the data directory has one.
+fn load_identity(config: &NodeConfig, args: &RunArgs) -> anyhow::Result<Option<Keypair>> {
+    let path = Keystore::path_in(&config.data_dir);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let env = passphrase_env();
+    let passphrase = resolve_passphrase(args.password_file.as_deref(), env.as_deref(), false)?;
+    Ok(Some(Keystore::load(&path, &passphrase)?))
+}
+
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let config = NodeConfig::load(args.config.as_deref(), &args.overrides())?;
     // Logging first, so the configured level applies from the very first line.
     icn_obs::logging::init(config.log.format, config.log.level.as_deref())?;
+    let identity = load_identity(&config, args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("icnd-worker")
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let node = Node::start(config).await?;
+        let node = Node::start(config, identity).await?;
         let signal = wait_for_signal().await?;
         tracing::info!(signal, "received signal");
         node.shutdown().await?;

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use icn_net::NetConfig;
 use icn_obs::logging::LogFormat;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,8 @@ pub struct NodeConfig {
     pub metrics: MetricsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Peer-to-peer transport.
+    pub network: NetConfig,
 }
 
 impl Default for NodeConfig {
@@ -31,6 +34,7 @@ impl Default for NodeConfig {
             data_dir: PathBuf::from("icn-data"),
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
+            network: NetConfig::default(),
         }
     }
 }
@@ -90,6 +94,10 @@ pub struct ConfigOverrides {
     pub log_format: Option<LogFormat>,
     /// `--log-level`.
     pub log_level: Option<String>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--bootstrap` (repeatable); replaces the configured list when given.
+    pub bootstrap: Vec<String>,
 }
 
 /// How an environment value is turned into a TOML value.
@@ -98,6 +106,8 @@ enum EnvKind {
     Str,
     Bool,
     Addr,
+    Int,
+    List,
 }
 
 /// Every environment variable the configuration reads: (variable, section, key, kind).
@@ -115,6 +125,31 @@ const ENV_TABLE: &[(&str, &str, &str, EnvKind)] = &[
     ),
     ("ICN_LOG_FORMAT", "log", "format", EnvKind::Str),
     ("ICN_LOG_LEVEL", "log", "level", EnvKind::Str),
+    ("ICN_NETWORK_LISTEN", "network", "listen", EnvKind::Addr),
+    (
+        "ICN_NETWORK_ADVERTISE",
+        "network",
+        "advertise",
+        EnvKind::Addr,
+    ),
+    (
+        "ICN_NETWORK_BOOTSTRAP",
+        "network",
+        "bootstrap",
+        EnvKind::List,
+    ),
+    (
+        "ICN_NETWORK_MAX_PEERS",
+        "network",
+        "max_peers",
+        EnvKind::Int,
+    ),
+    (
+        "ICN_NETWORK_MAX_FRAME_BYTES",
+        "network",
+        "max_frame_bytes",
+        EnvKind::Int,
+    ),
 ];
 
 /// Names of the environment variables the configuration reads.
@@ -126,6 +161,11 @@ pub const ENV_VARS: &[&str] = &[
     "ICN_METRICS_REFRESH_INTERVAL",
     "ICN_LOG_FORMAT",
     "ICN_LOG_LEVEL",
+    "ICN_NETWORK_LISTEN",
+    "ICN_NETWORK_ADVERTISE",
+    "ICN_NETWORK_BOOTSTRAP",
+    "ICN_NETWORK_MAX_PEERS",
+    "ICN_NETWORK_MAX_FRAME_BYTES",
 ];
 
 impl NodeConfig {
@@ -208,6 +248,12 @@ impl NodeConfig {
         if let Some(v) = &o.log_level {
             self.log.level = Some(v.clone());
         }
+        if let Some(v) = o.listen {
+            self.network.listen = v;
+        }
+        if !o.bootstrap.is_empty() {
+            self.network.bootstrap.clone_from(&o.bootstrap);
+        }
     }
 
     fn validate(&self) -> Result<(), CoreError> {
@@ -222,6 +268,7 @@ impl NodeConfig {
                 self.metrics.path
             )));
         }
+        self.network.validate().map_err(CoreError::Config)?;
         Ok(())
     }
 }
@@ -240,6 +287,18 @@ fn env_value(var: &str, raw: &str, kind: EnvKind) -> Result<toml::Value, CoreErr
                 .map_err(|_| bad("expected an address like 127.0.0.1:9090"))?;
             toml::Value::String(raw.to_string())
         }
+        EnvKind::Int => toml::Value::Integer(
+            raw.trim()
+                .parse::<i64>()
+                .map_err(|_| bad("expected an integer"))?,
+        ),
+        EnvKind::List => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
     })
 }
 

@@ -34,6 +34,9 @@ pub enum CoreError {
     /// Metrics registry or listener error (e.g. the port is in use).
     #[error(transparent)]
     Obs(#[from] icn_obs::ObsError),
+    /// The peer-to-peer transport could not start.
+    #[error(transparent)]
+    Net(#[from] icn_net::NetError),
     /// Some task did not stop within the shutdown timeout.
     #[error("shutdown did not complete within {0:?}")]
     ShutdownTimeout(std::time::Duration),

@@ -5,11 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use icn_identity::{Did, Keypair};
+use icn_net::{NetEvent, NetworkActor, NetworkHandle};
 use icn_obs::health::ActorCounts;
+use icn_obs::labels::Actor;
 use icn_obs::{
     HealthReport, HealthStatus, MetricsServer, MetricsServerConfig, NodeMetrics, NodeStatus,
     Readiness,
 };
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::CoreError;
@@ -24,6 +28,10 @@ pub const IDENTITY_FILE: &str = "identity.key";
 
 /// File in the data directory holding the bound metrics address (useful with port 0).
 pub const METRICS_ADDR_FILE: &str = "metrics.addr";
+/// File in the data directory holding the bound peer-to-peer (QUIC) address.
+pub const P2P_ADDR_FILE: &str = "p2p.addr";
+/// Capacity of the network → node event channel.
+const NET_EVENTS_CAPACITY: usize = 4096;
 
 /// A started node. Dropping it without [`Node::shutdown`] cancels its tasks without waiting.
 pub struct Node {
@@ -40,6 +48,10 @@ struct NodeState {
     metrics: NodeMetrics,
     /// Why the node is degraded (empty when it runs everything).
     missing: Vec<String>,
+    did: Option<Did>,
+    network: Option<NetworkHandle>,
+    /// Whether bootstrap peers are configured (then readiness needs a peer).
+    has_bootstrap: bool,
 }
 
 impl NodeStatus for NodeState {
@@ -72,10 +84,10 @@ impl NodeStatus for NodeState {
             reasons,
             version: icn_obs::registry::BUILD_VERSION,
             uptime_seconds: self.started.elapsed().as_secs_f64(),
-            did: None,
+            did: self.did.map(|d| d.to_string()),
             actors: ActorCounts { active, expected },
-            listen_addr: None,
-            peers: None,
+            listen_addr: self.network.as_ref().map(|n| n.local_addr().to_string()),
+            peers: self.network.as_ref().map(|n| n.peer_count() as u64),
             topics: None,
             entries: None,
             ledger: None,
@@ -83,9 +95,19 @@ impl NodeStatus for NodeState {
     }
 
     fn readiness(&self) -> Readiness {
+        let mut reasons = self.missing.clone();
+        if self.supervisor.gave_up() {
+            reasons.push("an actor keeps failing".into());
+        }
+        if let Some(network) = &self.network
+            && self.has_bootstrap
+            && network.peer_count() == 0
+        {
+            reasons.push("no peer connected yet".into());
+        }
         Readiness {
-            ready: self.missing.is_empty() && !self.supervisor.gave_up(),
-            reasons: self.missing.clone(),
+            ready: reasons.is_empty(),
+            reasons,
         }
     }
 }
@@ -98,7 +120,7 @@ impl Node {
     /// # Errors
     /// [`CoreError::Io`] when the data directory cannot be created, [`CoreError::Obs`] when the
     /// metrics listener cannot bind.
-    pub async fn start(config: NodeConfig) -> Result<Self, CoreError> {
+    pub async fn start(config: NodeConfig, identity: Option<Keypair>) -> Result<Self, CoreError> {
         let started = Instant::now();
         create_data_dir(&config.data_dir)?;
         let metrics = NodeMetrics::new()?;
@@ -106,7 +128,7 @@ impl Node {
 
         let identity_path = config.data_dir.join(IDENTITY_FILE);
         let mut missing = Vec::new();
-        if !identity_path.exists() {
+        if identity.is_none() {
             missing.push(format!(
                 "no identity at {}: create one with `icnd init --data-dir {}`",
                 identity_path.display(),
@@ -114,11 +136,35 @@ impl Node {
             ));
         }
 
+        // Bind every socket before anything runs, so a clash fails start-up with its address.
+        let network = match &identity {
+            Some(keypair) => {
+                let (events_tx, events_rx) = mpsc::channel(NET_EVENTS_CAPACITY);
+                let (actor, handle) = NetworkActor::bind(
+                    config.network.clone(),
+                    keypair,
+                    Vec::new(),
+                    metrics.network().clone(),
+                    events_tx,
+                )?;
+                write_runtime_file(
+                    &config.data_dir,
+                    P2P_ADDR_FILE,
+                    &handle.local_addr().to_string(),
+                )?;
+                Some((actor, handle, events_rx))
+            }
+            None => None,
+        };
+
         let state = Arc::new(NodeState {
             started,
             supervisor: supervisor.clone(),
             metrics: metrics.clone(),
             missing,
+            did: identity.as_ref().map(Keypair::did),
+            network: network.as_ref().map(|(_, handle, _)| handle.clone()),
+            has_bootstrap: !config.network.bootstrap.is_empty(),
         });
 
         let metrics_addr = if config.metrics.enabled {
@@ -147,6 +193,12 @@ impl Node {
             tracing::warn!("{reason}; running degraded (metrics and health only)");
         }
 
+        if let Some((actor, handle, events)) = network {
+            supervisor.spawn_critical(Actor::Network, actor.run(supervisor.shutdown_token()));
+            spawn_event_router(&supervisor, events);
+            tracing::info!(did = %handle.did(), addr = %handle.local_addr(), "node started");
+        }
+
         spawn_refresh_task(&supervisor, state.clone(), config.metrics.refresh_interval);
         state.refresh_gauges();
 
@@ -173,6 +225,16 @@ impl Node {
         self.state.health()
     }
 
+    /// The node's DID, when it has an identity.
+    pub fn did(&self) -> Option<Did> {
+        self.state.did
+    }
+
+    /// The network, when the node has an identity.
+    pub fn network(&self) -> Option<&NetworkHandle> {
+        self.state.network.as_ref()
+    }
+
     /// The supervisor (actor counts, shutdown token).
     pub fn supervisor(&self) -> &Supervisor {
         &self.supervisor
@@ -197,6 +259,23 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.supervisor.shutdown_token().cancel();
     }
+}
+
+/// Routes network events to the components that consume them. Until gossip runs, nothing
+/// consumes them; draining keeps the network's bounded channel from filling.
+fn spawn_event_router(supervisor: &Supervisor, mut events: mpsc::Receiver<NetEvent>) {
+    let stop = supervisor.shutdown_token();
+    supervisor.spawn_task(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                event = events.recv() => match event {
+                    Some(event) => tracing::trace!(?event, "network event"),
+                    None => break,
+                },
+            }
+        }
+    });
 }
 
 fn spawn_refresh_task(supervisor: &Supervisor, state: Arc<NodeState>, every: Duration) {

@@ -150,6 +150,32 @@ impl Supervisor {
         });
     }
 
+    /// Spawns an actor that cannot be rebuilt (it owns a bound socket): if it ends before
+    /// shutdown, the failure is logged and the node reports itself unhealthy.
+    pub fn spawn_critical<Fut>(&self, actor: Actor, task: Fut)
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.expected.fetch_add(1, Ordering::SeqCst);
+        let this = self.clone();
+        let guard = RunningGuard::new(self.running.clone());
+        self.tracker.spawn(async move {
+            let outcome = tokio::spawn(async move {
+                let _guard = guard;
+                task.await;
+            })
+            .await;
+            if this.shutdown.is_cancelled() {
+                return;
+            }
+            match outcome {
+                Ok(()) => tracing::error!(actor = actor.as_str(), "actor stopped unexpectedly"),
+                Err(e) => tracing::error!(actor = actor.as_str(), error = %e, "actor panicked"),
+            }
+            this.gave_up.store(true, Ordering::SeqCst);
+        });
+    }
+
     /// Signals shutdown and waits up to `timeout` for every task to finish.
     ///
     /// Returns false when some task did not finish in time.

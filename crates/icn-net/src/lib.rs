@@ -13,20 +13,23 @@
 //! - [`session`]: the Hello exchange and per-connection frame readers and writer.
 //! - [`dial`]: outbound dials and inbound handshakes.
 //! - [`book`]: known peer addresses and redial backoff.
-//! - [`actor`]: [`NetworkActor`] and [`NetworkHandle`].
+//! - [`actor`]: [`NetworkActor`], which owns the endpoint, sessions and address book.
+//! - [`handle`]: [`NetworkHandle`], dial/send/broadcast from anywhere in the node.
 //! - [`peer`]: dial targets and peer descriptions.
 
 pub mod actor;
 pub mod book;
 pub mod config;
 pub mod dial;
+pub mod handle;
 pub mod peer;
 pub mod session;
 pub mod tls;
 pub mod wire;
 
-pub use actor::{NetEvent, NetworkActor, NetworkHandle, SendError};
+pub use actor::{NetEvent, NetworkActor};
 pub use config::NetConfig;
+pub use handle::{NetworkHandle, SendError};
 pub use peer::{Direction, PeerInfo, PeerTarget};
 pub use wire::{PROTOCOL_VERSION, WireMessage};
 

@@ -152,6 +152,10 @@ fn env_table_matches_published_list() {
             level: Some("info".into()),
             ..Default::default()
         },
+        network: NetConfig {
+            advertise: Some("127.0.0.1:1".parse().unwrap()),
+            ..Default::default()
+        },
         ..Default::default()
     })
     .unwrap();
@@ -163,4 +167,40 @@ fn env_table_matches_published_list() {
         };
         assert!(present, "{var} maps to unknown key {section}.{key}");
     }
+}
+
+#[test]
+fn network_settings_from_env_and_flags() {
+    let env = env_of(&[
+        ("ICN_NETWORK_BOOTSTRAP", "127.0.0.1:1, 127.0.0.1:2"),
+        ("ICN_NETWORK_MAX_PEERS", "7"),
+        ("ICN_NETWORK_LISTEN", "127.0.0.1:0"),
+    ]);
+    let config = NodeConfig::load_with_env(None, &env, &Default::default()).unwrap();
+    assert_eq!(config.network.bootstrap, vec!["127.0.0.1:1", "127.0.0.1:2"]);
+    assert_eq!(config.network.max_peers, 7);
+    let flags = ConfigOverrides {
+        bootstrap: vec!["127.0.0.1:3".into()],
+        listen: Some("127.0.0.1:9".parse().unwrap()),
+        ..Default::default()
+    };
+    let config = NodeConfig::load_with_env(None, &env, &flags).unwrap();
+    assert_eq!(config.network.bootstrap, vec!["127.0.0.1:3"]);
+    assert_eq!(config.network.listen.port(), 9);
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[("ICN_NETWORK_BOOTSTRAP", "nonsense")]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("nonsense"), "{err}");
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[("ICN_NETWORK_MAX_PEERS", "many")]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ICN_NETWORK_MAX_PEERS"), "{err}");
 }

@@ -18,7 +18,7 @@ fn config(dir: &tempfile::TempDir) -> NodeConfig {
 #[tokio::test]
 async fn first_scrape_shows_every_catalogue_metric() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(config(&dir)).await.unwrap();
+    let node = Node::start(config(&dir), None).await.unwrap();
     let page = scrape(node.metrics_addr().unwrap()).await.unwrap();
     for def in CATALOGUE {
         assert_eq!(page.help(def.name), Some(def.help), "HELP of {}", def.name);
@@ -57,7 +57,7 @@ async fn first_scrape_shows_every_catalogue_metric() {
 #[tokio::test]
 async fn uptime_increases_between_scrapes_and_refresh_task_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(config(&dir)).await.unwrap();
+    let node = Node::start(config(&dir), None).await.unwrap();
     let addr = node.metrics_addr().unwrap();
     let first = scrape(addr)
         .await
@@ -100,7 +100,7 @@ async fn uptime_increases_between_scrapes_and_refresh_task_runs() {
 #[tokio::test]
 async fn health_and_ready_report_the_missing_identity() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(config(&dir)).await.unwrap();
+    let node = Node::start(config(&dir), None).await.unwrap();
     let addr = node.metrics_addr().unwrap();
     let health: serde_json::Value = reqwest::get(format!("http://{addr}/health"))
         .await
@@ -137,8 +137,8 @@ async fn health_and_ready_report_the_missing_identity() {
 #[tokio::test]
 async fn two_nodes_in_one_process_have_separate_pages() {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Node::start(config(&dir_a)).await.unwrap();
-    let b = Node::start(config(&dir_b)).await.unwrap();
+    let a = Node::start(config(&dir_a), None).await.unwrap();
+    let b = Node::start(config(&dir_b), None).await.unwrap();
     a.metrics().network().messages_sent.increment(5);
     a.metrics().gossip().entries_published.increment(2);
     let page_a = scrape(a.metrics_addr().unwrap()).await.unwrap();
@@ -162,7 +162,7 @@ async fn custom_path_and_disabled_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&dir);
     cfg.metrics.path = "/custom".into();
-    let node = Node::start(cfg).await.unwrap();
+    let node = Node::start(cfg, None).await.unwrap();
     let addr = node.metrics_addr().unwrap();
     let page = icn_testkit::scrape::scrape_path(addr, "/custom")
         .await
@@ -176,7 +176,7 @@ async fn custom_path_and_disabled_metrics() {
 
     let mut cfg = config(&dir);
     cfg.metrics.enabled = false;
-    let node = Node::start(cfg).await.unwrap();
+    let node = Node::start(cfg, None).await.unwrap();
     assert!(node.metrics_addr().is_none());
     node.shutdown().await.unwrap();
 }
@@ -184,11 +184,14 @@ async fn custom_path_and_disabled_metrics() {
 #[tokio::test]
 async fn port_in_use_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Node::start(config(&dir)).await.unwrap();
+    let first = Node::start(config(&dir), None).await.unwrap();
     let taken = first.metrics_addr().unwrap();
     let mut cfg = config(&dir);
     cfg.metrics.addr = taken;
-    let err = Node::start(cfg).await.err().expect("second bind must fail");
+    let err = Node::start(cfg, None)
+        .await
+        .err()
+        .expect("second bind must fail");
     let message = err.to_string();
     assert!(message.contains(&taken.to_string()), "{message}");
     assert!(message.contains("in use"), "{message}");

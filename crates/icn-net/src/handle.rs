@@ -1,0 +1,161 @@
+//! [`NetworkHandle`]: the cheap, cloneable way the rest of the node uses the network.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use icn_identity::Did;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::NetError;
+use crate::actor::{Command, Shared};
+use crate::peer::{PeerInfo, PeerTarget};
+use crate::wire::{WireMessage, encode_frame};
+
+/// Why a send did not happen.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    /// No session with that peer.
+    #[error("not connected to {0}")]
+    NotConnected(Did),
+    /// The peer's queue is full (slow peer): the message was dropped.
+    #[error("send queue to {0} is full")]
+    QueueFull(Did),
+    /// The message does not fit in a frame.
+    #[error("message too large: {0}")]
+    TooLarge(String),
+}
+
+/// Cheap, cloneable access to the network actor.
+#[derive(Clone)]
+pub struct NetworkHandle {
+    commands: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+    me: Did,
+    local_addr: SocketAddr,
+}
+
+impl NetworkHandle {
+    pub(crate) fn new(
+        commands: mpsc::Sender<Command>,
+        shared: Arc<Shared>,
+        me: Did,
+        local_addr: SocketAddr,
+    ) -> Self {
+        Self {
+            commands,
+            shared,
+            me,
+            local_addr,
+        }
+    }
+
+    /// Our DID.
+    pub fn did(&self) -> Did {
+        self.me
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Dials `target` and waits for the session (or the reason it failed).
+    ///
+    /// # Errors
+    /// [`NetError::Dial`] with the reason, or [`NetError::Stopped`].
+    pub async fn dial(&self, target: PeerTarget) -> Result<Did, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Dial { target, reply })
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)?
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let Ok(sessions) = self.shared.sessions.read() else {
+            return Vec::new();
+        };
+        let mut peers: Vec<PeerInfo> = sessions
+            .values()
+            .map(|s| PeerInfo {
+                rtt: s.connection.rtt(),
+                ..s.info.clone()
+            })
+            .collect();
+        peers.sort_by_key(|p| p.did);
+        peers
+    }
+
+    /// Number of live sessions.
+    pub fn peer_count(&self) -> usize {
+        self.shared.sessions.read().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// Queues a message to one peer. Never waits: a full queue drops the message.
+    ///
+    /// # Errors
+    /// [`SendError`].
+    pub fn send(&self, to: Did, msg: &WireMessage) -> Result<(), SendError> {
+        let frame = self.frame(msg)?;
+        self.send_frame(to, frame)
+    }
+
+    /// Queues a gossip payload to one peer.
+    ///
+    /// # Errors
+    /// [`SendError`].
+    pub fn send_gossip(&self, to: Did, bytes: Vec<u8>) -> Result<(), SendError> {
+        self.send(to, &WireMessage::Gossip(bytes))
+    }
+
+    /// Queues a message to every connected peer; returns how many queues took it.
+    pub fn broadcast(&self, msg: &WireMessage) -> usize {
+        let Ok(frame) = self.frame(msg) else { return 0 };
+        let Ok(sessions) = self.shared.sessions.read() else {
+            return 0;
+        };
+        sessions
+            .values()
+            .filter(|s| s.tx.try_send(frame.clone()).is_ok())
+            .count()
+    }
+
+    /// Replaces our topic list and tells every peer.
+    pub fn set_topics(&self, topics: Vec<String>) {
+        if let Ok(mut current) = self.shared.topics.write() {
+            if *current == topics {
+                return;
+            }
+            current.clone_from(&topics);
+        }
+        self.broadcast(&WireMessage::Topics(topics));
+    }
+
+    /// Cuts the link to `peer` (closes its session, refuses it until unblocked). For fault
+    /// injection and operator bans.
+    pub async fn set_blocked(&self, peer: Did, blocked: bool) {
+        let _ = self.commands.send(Command::Block { peer, blocked }).await;
+    }
+
+    fn frame(&self, msg: &WireMessage) -> Result<Bytes, SendError> {
+        encode_frame(msg, self.shared.max_frame)
+            .map(Bytes::from)
+            .map_err(|e| SendError::TooLarge(e.to_string()))
+    }
+
+    fn send_frame(&self, to: Did, frame: Bytes) -> Result<(), SendError> {
+        let sessions = self
+            .shared
+            .sessions
+            .read()
+            .map_err(|_| SendError::NotConnected(to))?;
+        let session = sessions.get(&to).ok_or(SendError::NotConnected(to))?;
+        session.tx.try_send(frame).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::QueueFull(to),
+            mpsc::error::TrySendError::Closed(_) => SendError::NotConnected(to),
+        })
+    }
+}
