@@ -2,15 +2,18 @@
 //! conditions, and (later) the deterministic simulator.
 //!
 //! # Layout
+//! - [`cluster`]: in-process clusters of full nodes (real QUIC on loopback), link cuts, restarts.
 //! - [`process`]: real `icnd` processes (signals, exit codes, external tools).
 //! - [`scrape`]: fetch a node's `/metrics` and query the parsed page with typed accessors.
 //! - [`wait`]: `wait_until`, the only way tests wait (no fixed sleeps).
 //! - [`tools`]: locating external programs tests need (promtool, prometheus) and free ports.
 
+pub mod cluster;
 pub mod process;
 pub mod scrape;
 pub mod tools;
 pub mod wait;
 
+pub use cluster::{Cluster, Topology};
 pub use scrape::{Histogram, Metrics, scrape};
 pub use wait::wait_until;

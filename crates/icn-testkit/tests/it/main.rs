@@ -2,4 +2,5 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
 
+mod cluster;
 mod node;
