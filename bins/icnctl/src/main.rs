@@ -1,7 +1,30 @@
-//! `icnctl`, the operator CLI of an ICN node. Its commands arrive with the RPC API (network issue);
-//! until then it only says so.
+//! `icnctl`, the operator CLI of an ICN node: drives a running node over its local control API.
+//!
+//! The node's data directory is all it needs: the API address is read from `rpc.addr` and the
+//! token from `rpc.token` there (both overridable). Human-readable output by default, the API's
+//! JSON with `--json`. Any failure prints `icnctl: error: <message>` on stderr and exits 1.
+//!
+//! # Layout
+//! - [`cli`]: the command line (clap).
+//! - [`commands`]: one function per subcommand: call the node, print the answer.
+//! - [`output`]: human-readable rendering (key/value lines, aligned tables, durations).
 
-fn main() -> std::process::ExitCode {
-    eprintln!("icnctl: no commands yet; the node's control API is not built");
-    std::process::ExitCode::from(2)
+mod cli;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(&cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("icnctl: error: {}", output::error_chain(&error));
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -75,6 +75,9 @@ struct RunArgs {
     /// terminal.
     #[arg(long)]
     password_file: Option<PathBuf>,
+    /// Control API address, default 127.0.0.1:7778 [env: ICN_RPC_ADDR].
+    #[arg(long)]
+    rpc_addr: Option<SocketAddr>,
     /// QUIC listen address, default 0.0.0.0:7777 [env: ICN_NETWORK_LISTEN].
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -96,6 +99,7 @@ impl RunArgs {
             log_level: self.log_level.clone(),
             listen: self.listen,
             bootstrap: self.bootstrap.clone(),
+            rpc_addr: self.rpc_addr,
         }
     }
 }
@@ -176,29 +180,36 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // Watch signals before starting anything, so one that arrives during start-up still
+        // leads to a graceful stop.
+        let signal = wait_for_signal()?;
         let node = Node::start(config, identity).await?;
-        let signal = wait_for_signal().await?;
+        let signal = signal.await;
         tracing::info!(signal, "received signal");
         node.shutdown().await?;
         Ok(())
     })
 }
 
+/// Installs the signal handlers now; the returned future resolves at the first SIGTERM/SIGINT.
 #[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<&'static str> {
+fn wait_for_signal() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
     })
 }
 
+/// Installs the Ctrl-C handler; the returned future resolves on Ctrl-C.
 #[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<&'static str> {
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot watch Ctrl-C")?;
-    Ok("Ctrl-C")
+fn wait_for_signal() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    })
 }

@@ -26,6 +26,27 @@ pub struct NodeConfig {
     pub log: LogConfig,
     /// Peer-to-peer transport.
     pub network: NetConfig,
+    /// Local control API.
+    pub rpc: RpcConfig,
+}
+
+/// `[rpc]`: the local control API used by `icnctl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RpcConfig {
+    /// Serve the API at all (default true).
+    pub enabled: bool,
+    /// Listen address (default `127.0.0.1:7778`; keep it on loopback).
+    pub addr: SocketAddr,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            addr: SocketAddr::from(([127, 0, 0, 1], 7778)),
+        }
+    }
 }
 
 impl Default for NodeConfig {
@@ -35,6 +56,7 @@ impl Default for NodeConfig {
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
             network: NetConfig::default(),
+            rpc: RpcConfig::default(),
         }
     }
 }
@@ -98,6 +120,8 @@ pub struct ConfigOverrides {
     pub listen: Option<SocketAddr>,
     /// `--bootstrap` (repeatable); replaces the configured list when given.
     pub bootstrap: Vec<String>,
+    /// `--rpc-addr`.
+    pub rpc_addr: Option<SocketAddr>,
 }
 
 /// How an environment value is turned into a TOML value.
@@ -150,6 +174,8 @@ const ENV_TABLE: &[(&str, &str, &str, EnvKind)] = &[
         "max_frame_bytes",
         EnvKind::Int,
     ),
+    ("ICN_RPC_ENABLED", "rpc", "enabled", EnvKind::Bool),
+    ("ICN_RPC_ADDR", "rpc", "addr", EnvKind::Addr),
 ];
 
 /// Names of the environment variables the configuration reads.
@@ -166,6 +192,8 @@ pub const ENV_VARS: &[&str] = &[
     "ICN_NETWORK_BOOTSTRAP",
     "ICN_NETWORK_MAX_PEERS",
     "ICN_NETWORK_MAX_FRAME_BYTES",
+    "ICN_RPC_ENABLED",
+    "ICN_RPC_ADDR",
 ];
 
 impl NodeConfig {
@@ -250,6 +278,9 @@ impl NodeConfig {
         }
         if let Some(v) = o.listen {
             self.network.listen = v;
+        }
+        if let Some(v) = o.rpc_addr {
+            self.rpc.addr = v;
         }
         if !o.bootstrap.is_empty() {
             self.network.bootstrap.clone_from(&o.bootstrap);

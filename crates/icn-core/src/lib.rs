@@ -8,9 +8,11 @@
 //! - [`config`]: [`NodeConfig`] and layered loading (defaults < file < env < flags).
 //! - [`supervisor`]: spawning, counting and restarting actor tasks.
 //! - [`node`]: [`Node`], the running node and its health.
+//! - `rpc_backend`: the node's answers to control API calls.
 
 pub mod config;
 pub mod node;
+mod rpc_backend;
 pub mod supervisor;
 
 pub use config::{ConfigOverrides, NodeConfig};
@@ -34,6 +36,9 @@ pub enum CoreError {
     /// Metrics registry or listener error (e.g. the port is in use).
     #[error(transparent)]
     Obs(#[from] icn_obs::ObsError),
+    /// The control API could not start.
+    #[error(transparent)]
+    Rpc(#[from] icn_rpc::RpcServerError),
     /// The peer-to-peer transport could not start.
     #[error(transparent)]
     Net(#[from] icn_net::NetError),

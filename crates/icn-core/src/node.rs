@@ -16,7 +16,10 @@ use icn_obs::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use icn_rpc::{RpcServer, RpcToken};
+
 use crate::CoreError;
+use crate::rpc_backend::NodeRpc;
 use crate::config::NodeConfig;
 use crate::supervisor::Supervisor;
 
@@ -39,17 +42,18 @@ pub struct Node {
     state: Arc<NodeState>,
     metrics: NodeMetrics,
     metrics_addr: Option<SocketAddr>,
+    rpc_addr: Option<SocketAddr>,
 }
 
-/// What the HTTP handlers and the refresh task read.
-struct NodeState {
-    started: Instant,
+/// What the HTTP handlers, the RPC backend and the refresh task read.
+pub(crate) struct NodeState {
+    pub(crate) started: Instant,
     supervisor: Supervisor,
     metrics: NodeMetrics,
     /// Why the node is degraded (empty when it runs everything).
     missing: Vec<String>,
-    did: Option<Did>,
-    network: Option<NetworkHandle>,
+    pub(crate) did: Option<Did>,
+    pub(crate) network: Option<NetworkHandle>,
     /// Whether bootstrap peers are configured (then readiness needs a peer).
     has_bootstrap: bool,
 }
@@ -189,6 +193,37 @@ impl Node {
             None
         };
 
+        let rpc_addr = if config.rpc.enabled {
+            let token = RpcToken::generate();
+            token.write_to(&config.data_dir).map_err(|e| CoreError::Io {
+                path: config.data_dir.join(icn_rpc::TOKEN_FILE),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            let backend = Arc::new(NodeRpc {
+                state: state.clone(),
+            });
+            let server =
+                RpcServer::bind(config.rpc.addr, token, metrics.rpc().clone(), backend).await?;
+            let addr = server.local_addr();
+            icn_rpc::write_addr_file(&config.data_dir, addr).map_err(|e| CoreError::Io {
+                path: config.data_dir.join(icn_rpc::ADDR_FILE),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            let stop = supervisor.shutdown_token();
+            let data_dir = config.data_dir.clone();
+            supervisor.spawn_task(async move {
+                if let Err(e) = server.serve(stop).await {
+                    tracing::error!(error = %e, "RPC listener failed");
+                }
+                // A stopped node leaves no stale address behind for icnctl.
+                let _ = std::fs::remove_file(data_dir.join(icn_rpc::ADDR_FILE));
+            });
+            tracing::info!(addr = %addr, "serving the control API");
+            Some(addr)
+        } else {
+            None
+        };
+
         for reason in &state.missing {
             tracing::warn!("{reason}; running degraded (metrics and health only)");
         }
@@ -207,12 +242,18 @@ impl Node {
             state,
             metrics,
             metrics_addr,
+            rpc_addr,
         })
     }
 
     /// Address the metrics listener is bound to, if enabled.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// Address the control API is bound to, if enabled.
+    pub fn rpc_addr(&self) -> Option<SocketAddr> {
+        self.rpc_addr
     }
 
     /// This node's registry.

@@ -47,6 +47,7 @@ pub fn test_config(data_dir: std::path::PathBuf) -> anyhow::Result<NodeConfig> {
     config.metrics.addr = SocketAddr::from(([127, 0, 0, 1], 0));
     config.metrics.refresh_interval = Duration::from_millis(200);
     config.network.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.rpc.addr = SocketAddr::from(([127, 0, 0, 1], 0));
     config.network.reconnect_min = Duration::from_millis(50);
     config.network.reconnect_max = Duration::from_millis(500);
     config.network.peer_exchange_interval = Duration::from_secs(2);
@@ -95,6 +96,9 @@ impl Cluster {
             }
             if let Some(addr) = node.metrics_addr() {
                 config.metrics.addr = addr;
+            }
+            if let Some(addr) = node.rpc_addr() {
+                config.rpc.addr = addr;
             }
             members.push(Member {
                 keypair,

@@ -40,11 +40,21 @@ impl IcndProcess {
             .unwrap_or_else(|| "icnd".into());
         let stderr_path = parent.join(format!("{name}.stderr"));
         let stderr = std::fs::File::create(&stderr_path)?;
+        // Runtime files of a previous (perhaps killed) run must not look like this run's.
+        for stale in ["metrics.addr", "rpc.addr", "p2p.addr"] {
+            let _ = std::fs::remove_file(data_dir.join(stale));
+        }
         let has_metrics_addr = extra.iter().any(|a| a.starts_with("--metrics-addr"));
         let mut command = Command::new(bin);
         command.arg("run").arg("--data-dir").arg(data_dir);
         if !has_metrics_addr {
             command.args(["--metrics-addr", "127.0.0.1:0"]);
+        }
+        if !extra.iter().any(|a| a.starts_with("--rpc-addr")) {
+            command.args(["--rpc-addr", "127.0.0.1:0"]);
+        }
+        if !extra.iter().any(|a| a.starts_with("--listen")) {
+            command.args(["--listen", "127.0.0.1:0"]);
         }
         command
             .args(extra)
@@ -63,7 +73,9 @@ impl IcndProcess {
     fn wait_for_metrics_addr(&mut self, timeout: Duration) -> anyhow::Result<SocketAddr> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(addr) = self.metrics_addr() {
+            if let Some(addr) = self.metrics_addr()
+                && self.data_dir.join("rpc.addr").exists()
+            {
                 return Ok(addr);
             }
             if let Some(status) = self.child.try_wait()? {
@@ -74,7 +86,7 @@ impl IcndProcess {
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "icnd did not write metrics.addr in {timeout:?}:\n{}",
+                "icnd did not write metrics.addr and rpc.addr in {timeout:?}:\n{}",
                 self.stderr()
             );
             std::thread::sleep(Duration::from_millis(20));

@@ -75,6 +75,8 @@ fn env_and_flags_reach_the_daemon() {
             "run",
             "--metrics-addr",
             "127.0.0.1:0",
+            "--rpc-addr",
+            "127.0.0.1:0",
             "--log-format",
             "json",
             "--data-dir",

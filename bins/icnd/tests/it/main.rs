@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
 
 mod daemon;
+mod network;
 mod prometheus;
 
 use std::path::Path;

@@ -131,3 +131,39 @@ async fn link_cuts_partition_and_heal() {
     .unwrap();
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn rpc_reports_peers_and_refuses_missing_tokens() {
+    let cluster = Cluster::start(2, Topology::Line).await.unwrap();
+    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
+        .await
+        .unwrap();
+    let dir = &cluster.member(0).config.data_dir;
+    let client = icn_rpc::RpcClient::from_data_dir(dir, None, None).unwrap();
+    let status = client.status().await.unwrap();
+    assert_eq!(status.did, Some(cluster.did(0).to_string()));
+    assert_eq!(status.peers, 1);
+    let peers = client.peers().await.unwrap();
+    assert_eq!(peers[0].did, cluster.did(1).to_string());
+
+    let addr = cluster.node(0).rpc_addr().unwrap();
+    let anonymous = reqwest::get(format!("http://{addr}/v1/status")).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let page = cluster.scrape(0).await.unwrap();
+    let count = |status| {
+        page.value_with(
+            "icn_rpc_requests_total",
+            &[("method", "status"), ("status", status)],
+        )
+    };
+    assert_eq!(count("unauthorized"), Some(1.0));
+    assert_eq!(count("ok"), Some(1.0));
+    assert_eq!(
+        page.histogram_with("icn_rpc_request_duration_seconds", &[("method", "peers")])
+            .unwrap()
+            .count,
+        1.0
+    );
+    assert_eq!(page.get("icn_rpc_active_requests"), 0.0);
+    cluster.shutdown().await.unwrap();
+}

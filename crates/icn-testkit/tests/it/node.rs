@@ -11,6 +11,7 @@ fn config(dir: &tempfile::TempDir) -> NodeConfig {
         NodeConfig::load_with_env(None, |_| None, &ConfigOverrides::default()).unwrap();
     config.data_dir = dir.path().join("data");
     config.metrics.addr = "127.0.0.1:0".parse().unwrap();
+    config.rpc.addr = "127.0.0.1:0".parse().unwrap();
     config.metrics.refresh_interval = Duration::from_millis(100);
     config
 }
