@@ -24,7 +24,7 @@ enum Command {
     /// Create the node's identity (encrypted keystore) and print its DID.
     Init(InitArgs),
     /// Run a node until SIGINT or SIGTERM.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the metric catalogue.
     Metrics {
         /// As the Markdown reference table (docs/metrics.md).
