@@ -48,6 +48,106 @@ pub enum Command {
         /// `did:icn:...@host:port` (the peer must prove that DID) or `host:port`.
         target: String,
     },
+    /// Publish an entry on a topic; prints its id.
+    Publish {
+        /// The topic.
+        topic: String,
+        /// The payload, as text.
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        data: Option<String>,
+        /// Read the payload from FILE instead (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// List the latest entries of a topic, oldest first.
+    Entries {
+        /// The topic.
+        topic: String,
+        /// At most N entries (the node's default is 100, its maximum 10000).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Join a topic, then print its new entries as they arrive, until Ctrl-C.
+    Subscribe {
+        /// The topic.
+        topic: String,
+    },
+    /// Leave a topic.
+    Unsubscribe {
+        /// The topic.
+        topic: String,
+    },
+    /// List the joined topics.
+    Topics,
+    /// Manage currencies.
+    #[command(subcommand)]
+    Currency(CurrencyCommand),
+    /// Manage credit limits.
+    #[command(subcommand)]
+    CreditLimit(CreditLimitCommand),
+    /// Pay from the node's account.
+    Pay {
+        /// The currency code.
+        currency: String,
+        /// The payee's DID.
+        to: String,
+        /// How much (a whole number greater than zero).
+        amount: u64,
+        /// A note stored with the payment.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        memo: String,
+    },
+    /// Show balances.
+    Balance {
+        /// Only this currency (default: all).
+        currency: Option<String>,
+        /// This account's DID (default: the node's own).
+        #[arg(long, value_name = "DID")]
+        account: Option<String>,
+    },
+    /// Show the ledger ops concerning an account.
+    History {
+        /// This account's DID (default: the node's own).
+        #[arg(long, value_name = "DID")]
+        account: Option<String>,
+    },
+    /// Inspect the ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+/// `icnctl currency ...`.
+#[derive(Debug, Subcommand)]
+pub enum CurrencyCommand {
+    /// Create a currency issued by the node.
+    Create {
+        /// The currency code, e.g. HOUR.
+        code: String,
+        /// Default credit limit of every account: balances may go down to -N.
+        #[arg(long, value_name = "N")]
+        limit: u64,
+    },
+}
+
+/// `icnctl credit-limit ...`.
+#[derive(Debug, Subcommand)]
+pub enum CreditLimitCommand {
+    /// Set an account's credit limit in a currency the node issues.
+    Set {
+        /// The currency code.
+        currency: String,
+        /// The account's DID.
+        account: String,
+        /// The new limit: the balance may go down to -LIMIT.
+        limit: u64,
+    },
+}
+
+/// `icnctl ledger ...`.
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Show the state digest (equal on nodes holding the same ops) and op counts.
+    Digest,
 }
 
 #[cfg(test)]
@@ -80,5 +180,48 @@ mod tests {
         assert_eq!(cli.data_dir, PathBuf::from("/tmp/n1"));
         assert_eq!(cli.rpc_addr.map(|a| a.port()), Some(9999));
         assert!(matches!(cli.command, Command::Dial { target } if target == "127.0.0.1:4000"));
+    }
+
+    #[test]
+    fn publish_takes_data_or_a_file_but_not_both() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["icnctl", "publish"], args].concat());
+        assert!(matches!(
+            parse(&["news", "hi"]).map(|c| c.command),
+            Ok(Command::Publish { data: Some(d), file: None, .. }) if d == "hi"
+        ));
+        assert!(matches!(
+            parse(&["news", "--file", "x.bin"]).map(|c| c.command),
+            Ok(Command::Publish {
+                data: None,
+                file: Some(_),
+                ..
+            })
+        ));
+        assert!(parse(&["news"]).is_err());
+        assert!(parse(&["news", "hi", "--file", "x.bin"]).is_err());
+    }
+
+    #[test]
+    fn nested_ledger_commands_parse() {
+        let cli = Cli::try_parse_from(["icnctl", "currency", "create", "HOUR", "--limit", "100"]);
+        assert!(matches!(
+            cli.map(|c| c.command),
+            Ok(Command::Currency(CurrencyCommand::Create { code, limit: 100 })) if code == "HOUR"
+        ));
+        let cli = Cli::try_parse_from(["icnctl", "credit-limit", "set", "HOUR", "did:icn:x", "5"]);
+        assert!(matches!(
+            cli.map(|c| c.command),
+            Ok(Command::CreditLimit(CreditLimitCommand::Set {
+                limit: 5,
+                ..
+            }))
+        ));
+        let cli = Cli::try_parse_from(["icnctl", "ledger", "digest", "--json"]);
+        assert!(matches!(
+            cli.map(|c| c.command),
+            Ok(Command::Ledger(LedgerCommand::Digest))
+        ));
+        // A negative amount is refused by the command line already.
+        assert!(Cli::try_parse_from(["icnctl", "pay", "HOUR", "did:icn:x", "-5"]).is_err());
     }
 }

@@ -1,13 +1,18 @@
 //! `icnctl`, the operator CLI of an ICN node: drives a running node over its local control API.
 //!
 //! The node's data directory is all it needs: the API address is read from `rpc.addr` and the
-//! token from `rpc.token` there (both overridable). Human-readable output by default, the API's
-//! JSON with `--json`. Any failure prints `icnctl: error: <message>` on stderr and exits 1.
+//! token from `rpc.token` there (both overridable). Commands: node (`status`, `peers`, `dial`),
+//! gossip (`publish`, `entries`, `subscribe`, `unsubscribe`, `topics`) and ledger (`currency
+//! create`, `credit-limit set`, `pay`, `balance`, `history`, `ledger digest`). Human-readable
+//! output by default, the API's JSON with `--json` (NDJSON for the entries `subscribe` streams).
+//! Any failure prints `icnctl: error: <message>` on stderr and exits 1.
 //!
 //! # Layout
 //! - [`cli`]: the command line (clap).
-//! - [`commands`]: one function per subcommand: call the node, print the answer.
-//! - [`output`]: human-readable rendering (key/value lines, aligned tables, durations).
+//! - [`commands`]: one function per subcommand: call the node, print the answer (`subscribe`
+//!   keeps printing streamed entries until Ctrl-C).
+//! - [`output`]: human-readable rendering (key/value lines, aligned tables, entry lines, times,
+//!   durations).
 
 mod cli;
 mod commands;

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use icn_ledger::LedgerConfig;
 use icn_net::NetConfig;
 use icn_obs::logging::LogFormat;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,33 @@ pub struct NodeConfig {
     pub network: NetConfig,
     /// Local control API.
     pub rpc: RpcConfig,
+    /// Gossip replication.
+    pub gossip: GossipSettings,
+    /// Mutual-credit ledger (protocol parameters: keep them equal on every node).
+    pub ledger: LedgerConfig,
+}
+
+/// `[gossip]`: what to replicate and how often to reconcile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GossipSettings {
+    /// Topics to join at start (joined topics are also remembered in the store).
+    pub topics: Vec<String>,
+    /// Period of anti-entropy reconciliation per topic (default 5 s).
+    #[serde(with = "humantime_serde")]
+    pub anti_entropy_interval: Duration,
+    /// Largest accepted entry payload (default 1 MiB).
+    pub max_payload_bytes: usize,
+}
+
+impl Default for GossipSettings {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            anti_entropy_interval: Duration::from_secs(5),
+            max_payload_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// `[rpc]`: the local control API used by `icnctl`.
@@ -57,6 +85,8 @@ impl Default for NodeConfig {
             log: LogConfig::default(),
             network: NetConfig::default(),
             rpc: RpcConfig::default(),
+            gossip: GossipSettings::default(),
+            ledger: LedgerConfig::default(),
         }
     }
 }
@@ -176,6 +206,13 @@ const ENV_TABLE: &[(&str, &str, &str, EnvKind)] = &[
     ),
     ("ICN_RPC_ENABLED", "rpc", "enabled", EnvKind::Bool),
     ("ICN_RPC_ADDR", "rpc", "addr", EnvKind::Addr),
+    ("ICN_GOSSIP_TOPICS", "gossip", "topics", EnvKind::List),
+    (
+        "ICN_GOSSIP_ANTI_ENTROPY_INTERVAL",
+        "gossip",
+        "anti_entropy_interval",
+        EnvKind::Str,
+    ),
 ];
 
 /// Names of the environment variables the configuration reads.
@@ -194,6 +231,8 @@ pub const ENV_VARS: &[&str] = &[
     "ICN_NETWORK_MAX_FRAME_BYTES",
     "ICN_RPC_ENABLED",
     "ICN_RPC_ADDR",
+    "ICN_GOSSIP_TOPICS",
+    "ICN_GOSSIP_ANTI_ENTROPY_INTERVAL",
 ];
 
 impl NodeConfig {
@@ -300,6 +339,21 @@ impl NodeConfig {
             )));
         }
         self.network.validate().map_err(CoreError::Config)?;
+        for topic in &self.gossip.topics {
+            icn_gossip::Topic::new(topic)
+                .map_err(|e| CoreError::Config(format!("gossip.topics: {topic:?}: {e}")))?;
+        }
+        if self.gossip.anti_entropy_interval.is_zero() {
+            return Err(CoreError::Config(
+                "gossip.anti_entropy_interval must be greater than zero".into(),
+            ));
+        }
+        if self.gossip.max_payload_bytes + 64 * 1024 > self.network.max_frame_bytes {
+            return Err(CoreError::Config(
+                "gossip.max_payload_bytes must leave 64 KiB of room below network.max_frame_bytes"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 }

@@ -39,6 +39,15 @@ pub enum CoreError {
     /// The control API could not start.
     #[error(transparent)]
     Rpc(#[from] icn_rpc::RpcServerError),
+    /// The gossip store could not be opened or read.
+    #[error(transparent)]
+    GossipStore(#[from] icn_gossip::StoreError),
+    /// The ledger store could not be opened or read.
+    #[error(transparent)]
+    LedgerStore(#[from] icn_ledger::LedgerStoreError),
+    /// The ledger could not start.
+    #[error(transparent)]
+    Ledger(#[from] icn_ledger::LedgerError),
     /// The peer-to-peer transport could not start.
     #[error(transparent)]
     Net(#[from] icn_net::NetError),

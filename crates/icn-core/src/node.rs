@@ -2,11 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use icn_gossip::{GossipActor, GossipConfig, GossipHandle, GossipStore, Topic};
 use icn_identity::{Did, Keypair};
-use icn_net::{NetEvent, NetworkActor, NetworkHandle};
+use icn_ledger::{LedgerActor, LedgerHandle, LedgerStore};
+use icn_net::{NetworkActor, NetworkHandle};
 use icn_obs::health::ActorCounts;
 use icn_obs::labels::Actor;
 use icn_obs::{
@@ -19,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 use icn_rpc::{RpcServer, RpcToken};
 
 use crate::CoreError;
-use crate::rpc_backend::NodeRpc;
 use crate::config::NodeConfig;
+use crate::rpc_backend::NodeRpc;
 use crate::supervisor::Supervisor;
 
 /// How long a graceful shutdown may take before it is reported as timed out.
@@ -33,8 +35,14 @@ pub const IDENTITY_FILE: &str = "identity.key";
 pub const METRICS_ADDR_FILE: &str = "metrics.addr";
 /// File in the data directory holding the bound peer-to-peer (QUIC) address.
 pub const P2P_ADDR_FILE: &str = "p2p.addr";
-/// Capacity of the network → node event channel.
+/// Capacity of the network → gossip event channel.
 const NET_EVENTS_CAPACITY: usize = 4096;
+/// Gossip store file in the data directory.
+pub const GOSSIP_STORE_FILE: &str = "gossip.redb";
+/// Ledger store file in the data directory.
+pub const LEDGER_STORE_FILE: &str = "ledger.redb";
+/// Bytes of a network frame reserved for the wire envelope around a gossip message.
+const GOSSIP_FRAME_HEADROOM: usize = 64;
 
 /// A started node. Dropping it without [`Node::shutdown`] cancels its tasks without waiting.
 pub struct Node {
@@ -54,6 +62,8 @@ pub(crate) struct NodeState {
     missing: Vec<String>,
     pub(crate) did: Option<Did>,
     pub(crate) network: Option<NetworkHandle>,
+    pub(crate) gossip: Option<GossipHandle>,
+    pub(crate) ledger: OnceLock<LedgerHandle>,
     /// Whether bootstrap peers are configured (then readiness needs a peer).
     has_bootstrap: bool,
 }
@@ -92,8 +102,12 @@ impl NodeStatus for NodeState {
             actors: ActorCounts { active, expected },
             listen_addr: self.network.as_ref().map(|n| n.local_addr().to_string()),
             peers: self.network.as_ref().map(|n| n.peer_count() as u64),
-            topics: None,
-            entries: None,
+            topics: self
+                .gossip
+                .as_ref()
+                .and_then(|g| g.joined_topics().ok())
+                .map(|t| t.len() as u64),
+            entries: self.gossip.as_ref().and_then(|g| g.stored_count().ok()),
             ledger: None,
         }
     }
@@ -156,7 +170,34 @@ impl Node {
                     P2P_ADDR_FILE,
                     &handle.local_addr().to_string(),
                 )?;
-                Some((actor, handle, events_rx))
+                let gossip_store = GossipStore::open(&config.data_dir.join(GOSSIP_STORE_FILE))?;
+                let topics = config
+                    .gossip
+                    .topics
+                    .iter()
+                    .map(|t| Topic::new(t).map_err(|e| CoreError::Config(e.to_string())))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let (gossip, gossip_handle) = GossipActor::new(
+                    gossip_config(&config),
+                    keypair.clone(),
+                    gossip_store,
+                    handle.clone(),
+                    events_rx,
+                    &topics,
+                    config.network.max_frame_bytes - GOSSIP_FRAME_HEADROOM,
+                    metrics.gossip().clone(),
+                )?;
+                let ledger_store = LedgerStore::open(
+                    &config.data_dir.join(LEDGER_STORE_FILE),
+                    config.ledger.max_op_bytes,
+                )?;
+                Some(Actors {
+                    network: actor,
+                    network_handle: handle,
+                    gossip,
+                    gossip_handle,
+                    ledger_store,
+                })
             }
             None => None,
         };
@@ -167,7 +208,9 @@ impl Node {
             metrics: metrics.clone(),
             missing,
             did: identity.as_ref().map(Keypair::did),
-            network: network.as_ref().map(|(_, handle, _)| handle.clone()),
+            network: network.as_ref().map(|a| a.network_handle.clone()),
+            gossip: network.as_ref().map(|a| a.gossip_handle.clone()),
+            ledger: OnceLock::new(),
             has_bootstrap: !config.network.bootstrap.is_empty(),
         });
 
@@ -195,10 +238,12 @@ impl Node {
 
         let rpc_addr = if config.rpc.enabled {
             let token = RpcToken::generate();
-            token.write_to(&config.data_dir).map_err(|e| CoreError::Io {
-                path: config.data_dir.join(icn_rpc::TOKEN_FILE),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+            token
+                .write_to(&config.data_dir)
+                .map_err(|e| CoreError::Io {
+                    path: config.data_dir.join(icn_rpc::TOKEN_FILE),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
             let backend = Arc::new(NodeRpc {
                 state: state.clone(),
             });
@@ -228,9 +273,21 @@ impl Node {
             tracing::warn!("{reason}; running degraded (metrics and health only)");
         }
 
-        if let Some((actor, handle, events)) = network {
-            supervisor.spawn_critical(Actor::Network, actor.run(supervisor.shutdown_token()));
-            spawn_event_router(&supervisor, events);
+        if let (Some(actors), Some(keypair)) = (network, identity) {
+            let stop = supervisor.shutdown_token();
+            supervisor.spawn_critical(Actor::Network, actors.network.run(stop.clone()));
+            supervisor.spawn_critical(Actor::Gossip, actors.gossip.run(stop.clone()));
+            let (ledger, ledger_handle) = LedgerActor::start(
+                config.ledger.clone(),
+                keypair,
+                actors.ledger_store,
+                actors.gossip_handle,
+                metrics.ledger().clone(),
+            )
+            .await?;
+            let _ = state.ledger.set(ledger_handle);
+            supervisor.spawn_critical(Actor::Ledger, ledger.run(stop));
+            let handle = actors.network_handle;
             tracing::info!(did = %handle.did(), addr = %handle.local_addr(), "node started");
         }
 
@@ -276,6 +333,16 @@ impl Node {
         self.state.network.as_ref()
     }
 
+    /// Gossip, when the node has an identity.
+    pub fn gossip(&self) -> Option<&GossipHandle> {
+        self.state.gossip.as_ref()
+    }
+
+    /// The ledger, when the node has an identity.
+    pub fn ledger(&self) -> Option<&LedgerHandle> {
+        self.state.ledger.get()
+    }
+
     /// The supervisor (actor counts, shutdown token).
     pub fn supervisor(&self) -> &Supervisor {
         &self.supervisor
@@ -302,21 +369,22 @@ impl Drop for Node {
     }
 }
 
-/// Routes network events to the components that consume them. Until gossip runs, nothing
-/// consumes them; draining keeps the network's bounded channel from filling.
-fn spawn_event_router(supervisor: &Supervisor, mut events: mpsc::Receiver<NetEvent>) {
-    let stop = supervisor.shutdown_token();
-    supervisor.spawn_task(async move {
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                event = events.recv() => match event {
-                    Some(event) => tracing::trace!(?event, "network event"),
-                    None => break,
-                },
-            }
-        }
-    });
+/// The actors of a node with an identity, bound but not yet running.
+struct Actors {
+    network: NetworkActor,
+    network_handle: NetworkHandle,
+    gossip: GossipActor,
+    gossip_handle: GossipHandle,
+    ledger_store: LedgerStore,
+}
+
+/// The gossip core's settings from the node configuration.
+fn gossip_config(config: &NodeConfig) -> GossipConfig {
+    let mut gossip = GossipConfig::default();
+    gossip.entry_limits.max_payload_bytes = config.gossip.max_payload_bytes;
+    gossip.anti_entropy_interval_ms =
+        u64::try_from(config.gossip.anti_entropy_interval.as_millis()).unwrap_or(u64::MAX);
+    gossip
 }
 
 fn spawn_refresh_task(supervisor: &Supervisor, state: Arc<NodeState>, every: Duration) {

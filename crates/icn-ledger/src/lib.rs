@@ -60,13 +60,21 @@
 //! - `config`: [`LedgerConfig`] and its defaults.
 //! - [`proto`]: [`LedgerCore`], the pure state machine (insert, replay, queries, digest,
 //!   invariants); its `state` submodule holds the rules.
+//! - [`store`]: [`LedgerStore`], the redb store of held ops in fold order.
+//! - [`actor`]: [`LedgerActor`] and [`LedgerHandle`]: the core fed by the `icn/ledger` gossip
+//!   topic, with durable storage and local ops (currency, credit limit, pay).
 
+pub mod actor;
 mod config;
 mod error;
 mod id;
 pub mod op;
 pub mod proto;
+pub mod store;
 
+pub use actor::{
+    BalanceRow, DigestInfo, HistoryRow, LEDGER_TOPIC, LedgerActor, LedgerError, LedgerHandle,
+};
 pub use config::LedgerConfig;
 pub use error::{LocalError, OpError, OpStatus, RejectKind, RejectReason};
 pub use id::{OpId, OpIdParseError, OrderKey};
@@ -78,3 +86,4 @@ pub use proto::{
     BatchItem, BatchOutcome, Currency, Equivocation, HeldOp, InsertOutcome, LedgerCore,
     LedgerStats, NewOp, Replay, StatusChange,
 };
+pub use store::{LedgerStore, LedgerStoreError};

@@ -8,7 +8,10 @@
 
 use metrics::Unit;
 
-use crate::labels::{Actor, DialFailureReason, FrameRejectReason, RpcMethod, RpcStatus};
+use crate::labels::{
+    Actor, DialFailureReason, FrameRejectReason, GossipRejectReason, LedgerRejectReason, RpcMethod,
+    RpcStatus,
+};
 
 /// The kind of a metric, as rendered in `# TYPE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +86,19 @@ pub mod names {
     pub const GOSSIP_RESPONSES_SENT_TOTAL: &str = "icn_gossip_responses_sent_total";
     pub const GOSSIP_RESPONSES_RECEIVED_TOTAL: &str = "icn_gossip_responses_received_total";
 
+    pub const GOSSIP_ENTRIES_REJECTED_TOTAL: &str = "icn_gossip_entries_rejected_total";
+    pub const GOSSIP_PROPAGATION_DELAY_SECONDS: &str = "icn_gossip_propagation_delay_seconds";
+    pub const GOSSIP_ANTI_ENTROPY_ROUNDS_TOTAL: &str = "icn_gossip_anti_entropy_rounds_total";
+    pub const GOSSIP_ANTI_ENTROPY_RECOVERED_TOTAL: &str = "icn_gossip_anti_entropy_recovered_total";
+    pub const GOSSIP_ANTI_ENTROPY_BYTES_TOTAL: &str = "icn_gossip_anti_entropy_bytes_total";
+    pub const GOSSIP_SUBSCRIBER_LAGGED_TOTAL: &str = "icn_gossip_subscriber_lagged_total";
+
+    pub const LEDGER_TRANSACTIONS_REJECTED_TOTAL: &str = "icn_ledger_transactions_rejected_total";
+    pub const LEDGER_EQUIVOCATIONS_TOTAL: &str = "icn_ledger_equivocations_total";
+    pub const LEDGER_REPLAYS_TOTAL: &str = "icn_ledger_replays_total";
+    pub const LEDGER_APPLY_DURATION_SECONDS: &str = "icn_ledger_apply_duration_seconds";
+    pub const LEDGER_PENDING_OPS: &str = "icn_ledger_pending_ops";
+
     pub const LEDGER_TRANSACTIONS_TOTAL: &str = "icn_ledger_transactions_total";
     pub const LEDGER_ACCOUNTS_TOTAL: &str = "icn_ledger_accounts_total";
     pub const LEDGER_CURRENCIES_TOTAL: &str = "icn_ledger_currencies_total";
@@ -146,6 +162,11 @@ pub const MESSAGE_SIZE_BUCKETS: &[f64] = &[
     262_144.0,
     1_048_576.0,
     4_194_304.0,
+];
+
+/// Buckets for propagation delays: 1 ms to 1 minute.
+pub const PROPAGATION_BUCKETS: &[f64] = &[
+    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
 /// Buckets for local request latencies: 100 µs to 10 s.
@@ -361,6 +382,49 @@ pub const CATALOGUE: &[MetricDef] = &[
         "Response messages received.",
         "gossip",
     ),
+    labelled(
+        counter(
+            names::GOSSIP_ENTRIES_REJECTED_TOTAL,
+            COUNT,
+            "Gossip entries or messages rejected by validation, by reason.",
+            "gossip",
+        ),
+        &[LabelDef {
+            name: "reason",
+            values: GossipRejectReason::VALUES,
+        }],
+    ),
+    histogram(
+        names::GOSSIP_PROPAGATION_DELAY_SECONDS,
+        SECONDS,
+        "Receive time minus the entry's timestamp, for entries received from peers.",
+        PROPAGATION_BUCKETS,
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_ANTI_ENTROPY_ROUNDS_TOTAL,
+        COUNT,
+        "Anti-entropy reconciliations started with a peer.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_ANTI_ENTROPY_RECOVERED_TOTAL,
+        COUNT,
+        "Entries obtained because anti-entropy found them missing.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_ANTI_ENTROPY_BYTES_TOTAL,
+        BYTES,
+        "Encoded bytes of anti-entropy messages sent and received.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_SUBSCRIBER_LAGGED_TOTAL,
+        COUNT,
+        "Entries a slow local subscriber missed because its bounded buffer was full.",
+        "gossip",
+    ),
     // Ledger.
     counter(
         names::LEDGER_TRANSACTIONS_TOTAL,
@@ -385,6 +449,43 @@ pub const CATALOGUE: &[MetricDef] = &[
         COUNT,
         "Amounts of applied transfers, in integer currency units.",
         AMOUNT_BUCKETS,
+        "ledger",
+    ),
+    labelled(
+        counter(
+            names::LEDGER_TRANSACTIONS_REJECTED_TOTAL,
+            COUNT,
+            "Ledger ops rejected (by validation or by the fold), by reason.",
+            "ledger",
+        ),
+        &[LabelDef {
+            name: "reason",
+            values: LedgerRejectReason::VALUES,
+        }],
+    ),
+    counter(
+        names::LEDGER_EQUIVOCATIONS_TOTAL,
+        COUNT,
+        "Equivocating transfers detected (same sender and seq); each group of k counts k-1.",
+        "ledger",
+    ),
+    counter(
+        names::LEDGER_REPLAYS_TOTAL,
+        COUNT,
+        "Re-folds caused by ops that arrived out of order.",
+        "ledger",
+    ),
+    histogram(
+        names::LEDGER_APPLY_DURATION_SECONDS,
+        SECONDS,
+        "Time to validate, fold and durably store one batch of ledger ops.",
+        LATENCY_BUCKETS,
+        "ledger",
+    ),
+    gauge(
+        names::LEDGER_PENDING_OPS,
+        COUNT,
+        "Held ops that are rejected for now but could apply if missing ops arrive (seq gaps, unknown currency).",
         "ledger",
     ),
     // RPC.

@@ -214,6 +214,30 @@ label_enum! {
         Peers => "peers",
         /// `POST /v1/dial`.
         Dial => "dial",
+        /// `POST /v1/publish`.
+        Publish => "publish",
+        /// `GET /v1/entries`.
+        Entries => "entries",
+        /// `POST /v1/subscribe`.
+        Subscribe => "subscribe",
+        /// `GET /v1/watch` (streaming).
+        Watch => "watch",
+        /// `POST /v1/unsubscribe`.
+        Unsubscribe => "unsubscribe",
+        /// `GET /v1/topics`.
+        Topics => "topics",
+        /// `POST /v1/currency`.
+        CurrencyCreate => "currency_create",
+        /// `POST /v1/credit-limit`.
+        CreditLimitSet => "credit_limit_set",
+        /// `POST /v1/pay`.
+        Pay => "pay",
+        /// `GET /v1/balance`.
+        Balance => "balance",
+        /// `GET /v1/history`.
+        History => "history",
+        /// `GET /v1/ledger/digest`.
+        LedgerDigest => "ledger_digest",
         /// Any path that is not a method.
         Unknown => "unknown",
     }
@@ -230,5 +254,67 @@ label_enum! {
         Unauthorized => "unauthorized",
         /// 5xx.
         ServerError => "server_error",
+    }
+}
+
+label_enum! {
+    /// Why a gossip entry or message was rejected (mirrors `icn_gossip::entry::RejectReason`).
+    pub enum GossipRejectReason: "reason" {
+        /// Undecodable message.
+        Malformed => "malformed",
+        /// Invalid topic name.
+        BadTopic => "bad_topic",
+        /// Payload above the limit.
+        PayloadTooLarge => "payload_too_large",
+        /// Timestamp too far in the future.
+        FutureTimestamp => "future_timestamp",
+        /// Signature does not verify.
+        BadSignature => "bad_signature",
+        /// Entry never requested (forged or mismatching id, unsolicited push).
+        Unsolicited => "unsolicited",
+        /// Topic not replicated here.
+        NotSubscribed => "not_subscribed",
+    }
+}
+
+label_enum! {
+    /// Why a ledger op was rejected (mirrors `icn_ledger::RejectKind`).
+    pub enum LedgerRejectReason: "reason" {
+        /// Encoded op above the size limit.
+        TooLarge => "too_large",
+        /// Undecodable op.
+        Malformed => "malformed",
+        /// Signature does not verify.
+        BadSignature => "bad_signature",
+        /// Signed by someone other than the op's actor.
+        AuthorMismatch => "author_mismatch",
+        /// Transfer of zero.
+        ZeroAmount => "zero_amount",
+        /// Sequence number zero.
+        ZeroSeq => "zero_seq",
+        /// Transfer to oneself.
+        SelfTransfer => "self_transfer",
+        /// Memo above the limit.
+        MemoTooLong => "memo_too_long",
+        /// Invalid currency code.
+        InvalidCode => "invalid_code",
+        /// Timestamp too far in the future.
+        FutureTimestamp => "future_timestamp",
+        /// Currency does not exist.
+        UnknownCurrency => "unknown_currency",
+        /// Currency code already taken.
+        DuplicateCurrency => "duplicate_currency",
+        /// Credit limit set by someone other than the issuer.
+        NotIssuer => "not_issuer",
+        /// Credit limit below the account's current debt.
+        LimitBelowBalance => "limit_below_balance",
+        /// Sequence number not next.
+        BadSeq => "bad_seq",
+        /// Second transfer for an already used (from, seq).
+        Equivocation => "equivocation",
+        /// Sender would go below its credit limit.
+        OverLimit => "over_limit",
+        /// Balance arithmetic would overflow.
+        Overflow => "overflow",
     }
 }

@@ -15,8 +15,8 @@ use metrics_exporter_prometheus::{
 use crate::ObsError;
 use crate::catalogue::{CATALOGUE, LabelDef, MetricDef, MetricKind, names};
 use crate::labels::{
-    Actor, CounterVec, CounterVec2, DialFailureReason, FrameRejectReason, HistogramVec, LabelValue,
-    RpcMethod, RpcStatus,
+    Actor, CounterVec, CounterVec2, DialFailureReason, FrameRejectReason, GossipRejectReason,
+    HistogramVec, LabelValue, LedgerRejectReason, RpcMethod, RpcStatus,
 };
 
 static METADATA: Metadata<'static> =
@@ -88,6 +88,18 @@ pub struct GossipMetrics {
     pub responses_sent: Counter,
     /// Response messages received.
     pub responses_received: Counter,
+    /// Rejected entries or messages, by reason.
+    pub entries_rejected: CounterVec<GossipRejectReason>,
+    /// Receive time minus entry timestamp.
+    pub propagation_delay: Histogram,
+    /// Anti-entropy rounds started.
+    pub anti_entropy_rounds: Counter,
+    /// Entries recovered by anti-entropy.
+    pub anti_entropy_recovered: Counter,
+    /// Anti-entropy bytes.
+    pub anti_entropy_bytes: Counter,
+    /// Entries dropped for slow subscribers.
+    pub subscriber_lagged: Counter,
 }
 
 /// Ledger counters, gauges and histograms (`icn_ledger_*`).
@@ -101,6 +113,16 @@ pub struct LedgerMetrics {
     pub currencies: Gauge,
     /// Amounts of applied transfers.
     pub transaction_amount: Histogram,
+    /// Rejected ops, by reason.
+    pub rejected: CounterVec<LedgerRejectReason>,
+    /// Equivocations detected.
+    pub equivocations: Counter,
+    /// Out-of-order replays.
+    pub replays: Counter,
+    /// Batch apply latency.
+    pub apply_duration: Histogram,
+    /// Pending ops.
+    pub pending_ops: Gauge,
 }
 
 /// Process-level node metrics (`icn_system_*`).
@@ -194,12 +216,23 @@ impl NodeMetrics {
             requests_received: counter(r, names::GOSSIP_REQUESTS_RECEIVED_TOTAL),
             responses_sent: counter(r, names::GOSSIP_RESPONSES_SENT_TOTAL),
             responses_received: counter(r, names::GOSSIP_RESPONSES_RECEIVED_TOTAL),
+            entries_rejected: counter_vec(r, names::GOSSIP_ENTRIES_REJECTED_TOTAL),
+            propagation_delay: histogram(r, names::GOSSIP_PROPAGATION_DELAY_SECONDS),
+            anti_entropy_rounds: counter(r, names::GOSSIP_ANTI_ENTROPY_ROUNDS_TOTAL),
+            anti_entropy_recovered: counter(r, names::GOSSIP_ANTI_ENTROPY_RECOVERED_TOTAL),
+            anti_entropy_bytes: counter(r, names::GOSSIP_ANTI_ENTROPY_BYTES_TOTAL),
+            subscriber_lagged: counter(r, names::GOSSIP_SUBSCRIBER_LAGGED_TOTAL),
         };
         let ledger = LedgerMetrics {
             transactions: counter(r, names::LEDGER_TRANSACTIONS_TOTAL),
             accounts: gauge(r, names::LEDGER_ACCOUNTS_TOTAL),
             currencies: gauge(r, names::LEDGER_CURRENCIES_TOTAL),
             transaction_amount: histogram(r, names::LEDGER_TRANSACTION_AMOUNT),
+            rejected: counter_vec(r, names::LEDGER_TRANSACTIONS_REJECTED_TOTAL),
+            equivocations: counter(r, names::LEDGER_EQUIVOCATIONS_TOTAL),
+            replays: counter(r, names::LEDGER_REPLAYS_TOTAL),
+            apply_duration: histogram(r, names::LEDGER_APPLY_DURATION_SECONDS),
+            pending_ops: gauge(r, names::LEDGER_PENDING_OPS),
         };
         let system = SystemMetrics {
             uptime_seconds: gauge(r, names::SYSTEM_UPTIME_SECONDS),

@@ -3,6 +3,10 @@
 //! A client needs the node's RPC address and token; [`RpcClient::from_data_dir`] finds both in
 //! the node's data directory (`rpc.addr`, `rpc.token`). Failures are sorted into what an operator
 //! can act on: node not running, token refused, the node's own error message.
+//!
+//! Every call has a timeout ([`DEFAULT_TIMEOUT`], [`RpcClient::with_timeout`]) except the body of
+//! a watch ([`RpcClient::watch`]), which lasts as long as the caller reads it; its head still
+//! has to come within the timeout, and connecting is bounded in every case.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,7 +18,13 @@ use serde::de::DeserializeOwned;
 use crate::files::{ADDR_FILE, AddrFileError, FileError, read_addr_file};
 use crate::routes;
 use crate::token::{RpcToken, TOKEN_FILE, TokenError};
-use crate::types::{DialRequest, DialResult, ErrorBody, PeerInfo, StatusInfo};
+use crate::types::{
+    BalanceInfo, BalanceQuery, CreditLimitRequest, CurrencyRequest, DialRequest, DialResult,
+    DigestInfo, EntriesQuery, EntryInfo, ErrorBody, HistoryItem, HistoryQuery, OpResult,
+    PayRequest, PayResult, PeerInfo, PublishRequest, PublishResult, StatusInfo, TopicInfo,
+    TopicRequest, TopicResult,
+};
+use crate::watch::EntryStream;
 
 /// How long a whole call may take by default (connect, request and answer).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -153,7 +163,7 @@ impl RpcClient {
     /// # Errors
     /// See [`ClientError`].
     pub async fn status(&self) -> Result<StatusInfo, ClientError> {
-        self.call(self.http.get(self.url(routes::STATUS))).await
+        self.get(routes::STATUS, &()).await
     }
 
     /// `GET /v1/peers`.
@@ -161,7 +171,7 @@ impl RpcClient {
     /// # Errors
     /// See [`ClientError`].
     pub async fn peers(&self) -> Result<Vec<PeerInfo>, ClientError> {
-        self.call(self.http.get(self.url(routes::PEERS))).await
+        self.get(routes::PEERS, &()).await
     }
 
     /// `POST /v1/dial` with `target` (`did:icn:...@host:port` or `host:port`).
@@ -172,12 +182,212 @@ impl RpcClient {
         let body = DialRequest {
             target: target.into(),
         };
-        self.call(self.http.post(self.url(routes::DIAL)).json(&body))
+        self.post(routes::DIAL, &body).await
+    }
+
+    /// `POST /v1/publish`: publishes `payload` on `topic`; answers once the entry is stored.
+    ///
+    /// # Errors
+    /// See [`ClientError`]; a topic or payload the node refuses is a 400.
+    pub async fn publish(
+        &self,
+        topic: impl Into<String>,
+        payload: impl Into<Vec<u8>>,
+    ) -> Result<PublishResult, ClientError> {
+        let body = PublishRequest {
+            topic: topic.into(),
+            payload: payload.into(),
+        };
+        self.post(routes::PUBLISH, &body).await
+    }
+
+    /// `GET /v1/entries`: the latest entries on `topic`, oldest first; `limit` defaults to
+    /// [`DEFAULT_ENTRIES_LIMIT`](crate::types::DEFAULT_ENTRIES_LIMIT) on the node.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn entries(
+        &self,
+        topic: impl Into<String>,
+        limit: Option<usize>,
+    ) -> Result<Vec<EntryInfo>, ClientError> {
+        let query = EntriesQuery {
+            topic: topic.into(),
+            limit,
+        };
+        self.get(routes::ENTRIES, &query).await
+    }
+
+    /// `POST /v1/subscribe`: joins `topic` (durably).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn subscribe(&self, topic: impl Into<String>) -> Result<TopicResult, ClientError> {
+        let body = TopicRequest {
+            topic: topic.into(),
+        };
+        self.post(routes::SUBSCRIBE, &body).await
+    }
+
+    /// `POST /v1/unsubscribe`: leaves `topic`.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn unsubscribe(&self, topic: impl Into<String>) -> Result<TopicResult, ClientError> {
+        let body = TopicRequest {
+            topic: topic.into(),
+        };
+        self.post(routes::UNSUBSCRIBE, &body).await
+    }
+
+    /// `GET /v1/topics`.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn topics(&self) -> Result<Vec<TopicInfo>, ClientError> {
+        self.get(routes::TOPICS, &()).await
+    }
+
+    /// `GET /v1/watch`: the entries that arrive on `topic` from now on, as they arrive.
+    ///
+    /// # Errors
+    /// See [`ClientError`]: the node's refusal, or no answer head within the timeout. Errors
+    /// while reading come from [`EntryStream::next`].
+    pub async fn watch(&self, topic: impl Into<String>) -> Result<EntryStream, ClientError> {
+        let query = TopicRequest {
+            topic: topic.into(),
+        };
+        // No `.timeout()` on the request: reqwest's covers the whole body, which is endless.
+        let request = self
+            .http
+            .get(self.url(routes::WATCH))
+            .query(&query)
+            .bearer_auth(self.token.expose());
+        let head = async {
+            let response = request.send().await.map_err(|e| self.classify(&e))?;
+            self.success(response).await
+        };
+        let response = tokio::time::timeout(self.timeout, head)
             .await
+            .map_err(|_| ClientError::Timeout {
+                addr: self.addr,
+                after: self.timeout,
+            })??;
+        Ok(EntryStream::new(response, self.addr))
+    }
+
+    /// `POST /v1/currency`: creates currency `code`, issued by the node, whose accounts may go
+    /// down to `-limit` by default.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn create_currency(
+        &self,
+        code: impl Into<String>,
+        limit: u64,
+    ) -> Result<OpResult, ClientError> {
+        let body = CurrencyRequest {
+            code: code.into(),
+            limit,
+        };
+        self.post(routes::CURRENCY, &body).await
+    }
+
+    /// `POST /v1/credit-limit`: sets `account`'s credit limit in `currency` (issued by the node).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn set_credit_limit(
+        &self,
+        currency: impl Into<String>,
+        account: impl Into<String>,
+        limit: u64,
+    ) -> Result<OpResult, ClientError> {
+        let body = CreditLimitRequest {
+            currency: currency.into(),
+            account: account.into(),
+            limit,
+        };
+        self.post(routes::CREDIT_LIMIT, &body).await
+    }
+
+    /// `POST /v1/pay`: pays `amount` of `currency` from the node's account to `to`.
+    ///
+    /// # Errors
+    /// See [`ClientError`]; a payment beyond the credit limit is a 400 whose message names the
+    /// balance and the limit.
+    pub async fn pay(
+        &self,
+        currency: impl Into<String>,
+        to: impl Into<String>,
+        amount: u64,
+        memo: impl Into<String>,
+    ) -> Result<PayResult, ClientError> {
+        let body = PayRequest {
+            currency: currency.into(),
+            to: to.into(),
+            amount,
+            memo: memo.into(),
+        };
+        self.post(routes::PAY, &body).await
+    }
+
+    /// `GET /v1/balance`: `account`'s (default: the node's) balances in `currency` (default:
+    /// all).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn balance(
+        &self,
+        currency: Option<&str>,
+        account: Option<&str>,
+    ) -> Result<Vec<BalanceInfo>, ClientError> {
+        let query = BalanceQuery {
+            currency: currency.map(str::to_string),
+            account: account.map(str::to_string),
+        };
+        self.get(routes::BALANCE, &query).await
+    }
+
+    /// `GET /v1/history`: the ops concerning `account` (default: the node's).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn history(&self, account: Option<&str>) -> Result<Vec<HistoryItem>, ClientError> {
+        let query = HistoryQuery {
+            account: account.map(str::to_string),
+        };
+        self.get(routes::HISTORY, &query).await
+    }
+
+    /// `GET /v1/ledger/digest`.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn ledger_digest(&self) -> Result<DigestInfo, ClientError> {
+        self.get(routes::LEDGER_DIGEST, &()).await
     }
 
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// `GET path?query`, decoding the answer as `T`.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        self.call(self.http.get(self.url(path)).query(query)).await
+    }
+
+    /// `POST path` with a JSON `body`, decoding the answer as `T`.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        self.call(self.http.post(self.url(path)).json(body)).await
     }
 
     /// Sends an authenticated request and decodes a 2xx answer as `T`.
@@ -191,14 +401,21 @@ impl RpcClient {
             .send()
             .await
             .map_err(|e| self.classify(&e))?;
-        let status = response.status();
+        let response = self.success(response).await?;
         let body = response.bytes().await.map_err(|e| self.classify(&e))?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// The response if it is a 2xx; otherwise its error, with the node's message.
+    async fn success(&self, response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+        let status = response.status();
         if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| ClientError::Decode(e.to_string()));
+            return Ok(response);
         }
         if status == StatusCode::UNAUTHORIZED {
             return Err(ClientError::Unauthorized);
         }
+        let body = response.bytes().await.map_err(|e| self.classify(&e))?;
         Err(ClientError::Server {
             status: status.as_u16(),
             message: error_message(status, &body),
@@ -242,7 +459,7 @@ fn error_message(status: StatusCode, body: &[u8]) -> String {
 
 /// A [`ClientError::Transport`] carrying the error's whole cause chain (reqwest's own text is
 /// only "error sending request").
-fn transport(addr: SocketAddr, error: &reqwest::Error) -> ClientError {
+pub(crate) fn transport(addr: SocketAddr, error: &reqwest::Error) -> ClientError {
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {

@@ -1,37 +1,50 @@
-//! The HTTP listener: router, authentication, RED metrics and the handlers.
+//! The HTTP listener: router, authentication, RED metrics and shutdown (handlers: `handlers`).
 //!
 //! Request path, outermost first: `observe` (metrics, on every request including rejected and
 //! unrouted ones) → `authorize` (bearer token) → the route's handler, or the JSON 404/405
 //! fallbacks. Both middlewares are added with `Router::layer`, so they run after routing and see
 //! the matched route, which [`routes::method_for`] turns into the `method` label.
+//!
+//! # Metrics of streamed answers
+//! A request's RED span ends with its answer's head: `observe` counts it, records its duration
+//! and leaves `icn_rpc_active_requests` when the handler returns the response, before any body is
+//! sent. For the ordinary JSON calls the body follows at once. For `GET /v1/watch` the head goes
+//! out as soon as the backend has accepted the watch, so the request counts as `ok` then, its
+//! duration is the time to open the stream, and an open stream does not hold the active gauge up
+//! (otherwise every running `icnctl subscribe` would look like a stuck request and put hour-long
+//! samples in the latency histogram). A watch the backend refuses counts as its error status.
+//!
+//! # Shutdown
+//! [`RpcServer::serve`] stops accepting, ends open watch streams (their bodies never end by
+//! themselves, and graceful shutdown waits for every body), and lets other requests finish.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::rejection::JsonRejection;
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{MethodRouter, get, post};
-use axum::{Json, Router};
 use icn_obs::LabelValue;
 use icn_obs::labels::{RpcMethod, RpcStatus};
 use icn_obs::registry::RpcMetrics;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{RpcBackend, RpcError, error_response};
+use crate::backend::{RpcBackend, error_response};
+use crate::handlers::{AppState, endpoint};
 use crate::routes;
 use crate::token::RpcToken;
-use crate::types::{DialRequest, DialResult, PeerInfo, StatusInfo};
 
 /// A bound (not yet serving) RPC listener.
 pub struct RpcServer {
     listener: TcpListener,
     router: Router,
     local_addr: SocketAddr,
+    /// Shared with the handlers; cancelled when serving stops, to end open watch streams.
+    streams: CancellationToken,
 }
 
 impl std::fmt::Debug for RpcServer {
@@ -54,19 +67,6 @@ pub enum RpcServerError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// What the handlers share: only the backend (the token and metrics live in their middleware).
-struct AppState<B> {
-    backend: Arc<B>,
-}
-
-impl<B> Clone for AppState<B> {
-    fn clone(&self) -> Self {
-        Self {
-            backend: Arc::clone(&self.backend),
-        }
-    }
 }
 
 impl RpcServer {
@@ -93,10 +93,16 @@ impl RpcServer {
                 "RPC listener is not on a loopback address; the token travels unencrypted"
             );
         }
+        let streams = CancellationToken::new();
+        let state = AppState {
+            backend,
+            streams: streams.clone(),
+        };
         Ok(Self {
             listener,
-            router: router(token, metrics, backend),
+            router: router(token, metrics, state),
             local_addr,
+            streams,
         })
     }
 
@@ -105,20 +111,26 @@ impl RpcServer {
         self.local_addr
     }
 
-    /// Serves until `shutdown` is cancelled, then stops accepting and lets in-flight requests
-    /// finish.
+    /// Serves until `shutdown` is cancelled, then stops accepting, ends open watch streams and
+    /// lets in-flight requests finish.
     ///
     /// # Errors
     /// The accept loop's IO error.
     pub async fn serve(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        // However serving ends, no watch stream outlives it.
+        let _end_streams = self.streams.clone().drop_guard();
+        let streams = self.streams;
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .with_graceful_shutdown(async move {
+                shutdown.cancelled().await;
+                streams.cancel();
+            })
             .await
     }
 }
 
 /// The full application: one route per [`RpcMethod`], JSON fallbacks, then the middlewares.
-fn router<B: RpcBackend>(token: RpcToken, metrics: RpcMetrics, backend: Arc<B>) -> Router {
+fn router<B: RpcBackend>(token: RpcToken, metrics: RpcMetrics, state: AppState<B>) -> Router {
     let mut api = Router::new();
     for &method in RpcMethod::ALL {
         if let (Some(path), Some(endpoint)) = (routes::path(method), endpoint::<B>(method)) {
@@ -127,20 +139,10 @@ fn router<B: RpcBackend>(token: RpcToken, metrics: RpcMetrics, backend: Arc<B>) 
     }
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(AppState { backend })
+        .with_state(state)
         // Layers added later run first: `observe` wraps `authorize`.
         .layer(middleware::from_fn_with_state(Arc::new(token), authorize))
         .layer(middleware::from_fn_with_state(Arc::new(metrics), observe))
-}
-
-/// The handler of each method; `None` for [`RpcMethod::Unknown`].
-fn endpoint<B: RpcBackend>(method: RpcMethod) -> Option<MethodRouter<AppState<B>>> {
-    Some(match method {
-        RpcMethod::Status => get(status::<B>),
-        RpcMethod::Peers => get(peers::<B>),
-        RpcMethod::Dial => post(dial::<B>),
-        RpcMethod::Unknown => return None,
-    })
 }
 
 /// Counts the request by method and outcome, times it and tracks it as in flight.
@@ -219,30 +221,6 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.active.decrement(1.0);
     }
-}
-
-async fn status<B: RpcBackend>(
-    State(state): State<AppState<B>>,
-) -> Result<Json<StatusInfo>, RpcError> {
-    state.backend.status().await.map(Json)
-}
-
-async fn peers<B: RpcBackend>(
-    State(state): State<AppState<B>>,
-) -> Result<Json<Vec<PeerInfo>>, RpcError> {
-    state.backend.peers().await.map(Json)
-}
-
-async fn dial<B: RpcBackend>(
-    State(state): State<AppState<B>>,
-    body: Result<Json<DialRequest>, JsonRejection>,
-) -> Result<Json<DialResult>, RpcError> {
-    let Json(request) = body.map_err(|e| RpcError::BadRequest(e.body_text()))?;
-    let target = request.target.trim();
-    if target.is_empty() {
-        return Err(RpcError::BadRequest("dial target is empty".into()));
-    }
-    state.backend.dial(target.to_string()).await.map(Json)
 }
 
 async fn not_found(request: Request) -> Response {

@@ -5,12 +5,14 @@
 //! - [`cluster`]: in-process clusters of full nodes (real QUIC on loopback), link cuts, restarts.
 //! - [`process`]: real `icnd` processes (signals, exit codes, external tools).
 //! - [`scrape`]: fetch a node's `/metrics` and query the parsed page with typed accessors.
+//! - [`sim`]: the deterministic simulator (gossip cores over a simulated network, seeded).
 //! - [`wait`]: `wait_until`, the only way tests wait (no fixed sleeps).
 //! - [`tools`]: locating external programs tests need (promtool, prometheus) and free ports.
 
 pub mod cluster;
 pub mod process;
 pub mod scrape;
+pub mod sim;
 pub mod tools;
 pub mod wait;
 

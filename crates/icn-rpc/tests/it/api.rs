@@ -3,9 +3,8 @@
 use icn_rpc::{ClientError, ErrorBody, RpcClient, RpcToken};
 use serde_json::json;
 
-use crate::harness::{
-    BAD_TARGET, DIALED_DID, DOWN_TARGET, Harness, fixed_peers, fixed_status, raw,
-};
+use crate::backend::{BAD_TARGET, DIALED_DID, DOWN_TARGET, fixed_peers, fixed_status};
+use crate::harness::{Harness, raw};
 
 #[tokio::test]
 async fn status_peers_and_dial_round_trip() {

@@ -1,84 +1,15 @@
-//! A scripted backend and a running server around it.
+//! A running server around the scripted [`TestBackend`].
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use icn_obs::NodeMetrics;
-use icn_rpc::{
-    DialResult, PeerInfo, RpcBackend, RpcClient, RpcError, RpcServer, RpcToken, StatusInfo,
-};
+use icn_rpc::{RpcClient, RpcServer, RpcToken};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub const OUR_DID: &str = "did:icn:z6MkOurNode";
-pub const DIALED_DID: &str = "did:icn:z6MkDialedPeer";
-
-/// Dial target answered with 400.
-pub const BAD_TARGET: &str = "bad";
-/// Dial target answered with 503.
-pub const DOWN_TARGET: &str = "down";
-/// Dial target that never answers (until the request is dropped).
-pub const HANG_TARGET: &str = "hang";
-
-pub fn fixed_status() -> StatusInfo {
-    StatusInfo {
-        did: Some(OUR_DID.into()),
-        version: "9.8.7".into(),
-        uptime_seconds: 42.5,
-        listen_addr: Some("127.0.0.1:7777".into()),
-        peers: 2,
-    }
-}
-
-pub fn fixed_peers() -> Vec<PeerInfo> {
-    vec![
-        PeerInfo {
-            did: "did:icn:z6MkPeerOne".into(),
-            addr: "127.0.0.1:4001".into(),
-            rtt_ms: Some(1.25),
-            connected_since_unix_ms: 1_700_000_000_000,
-            direction: "outbound".into(),
-        },
-        PeerInfo {
-            did: "did:icn:z6MkPeerTwo".into(),
-            addr: "10.0.0.2:4002".into(),
-            rtt_ms: None,
-            connected_since_unix_ms: 1_700_000_100_000,
-            direction: "inbound".into(),
-        },
-    ]
-}
-
-/// Answers fixed values and records every dial target.
-#[derive(Default)]
-pub struct TestBackend {
-    pub dialed: Mutex<Vec<String>>,
-}
-
-impl RpcBackend for TestBackend {
-    async fn status(&self) -> Result<StatusInfo, RpcError> {
-        Ok(fixed_status())
-    }
-
-    async fn peers(&self) -> Result<Vec<PeerInfo>, RpcError> {
-        Ok(fixed_peers())
-    }
-
-    async fn dial(&self, target: String) -> Result<DialResult, RpcError> {
-        self.dialed.lock().unwrap().push(target.clone());
-        match target.as_str() {
-            BAD_TARGET => Err(RpcError::BadRequest(format!(
-                "cannot parse dial target {target:?}"
-            ))),
-            DOWN_TARGET => Err(RpcError::Unavailable("node has no identity".into())),
-            HANG_TARGET => std::future::pending().await,
-            _ => Ok(DialResult {
-                did: DIALED_DID.into(),
-            }),
-        }
-    }
-}
+use crate::backend::TestBackend;
 
 /// A server serving [`TestBackend`] until stopped.
 pub struct Harness {
@@ -125,6 +56,27 @@ impl Harness {
         format!("http://{}{path}", self.addr)
     }
 
+    /// An authenticated `GET` of `path_and_query`, without the typed client.
+    pub async fn raw_get(&self, path_and_query: &str) -> reqwest::Response {
+        raw()
+            .get(self.url(path_and_query))
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// An authenticated `POST` of a JSON `body`, without the typed client.
+    pub async fn raw_post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        raw()
+            .post(self.url(path))
+            .bearer_auth(self.token.expose())
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// This node's metrics page, parsed.
     pub fn scrape(&self) -> icn_testkit::Metrics {
         icn_testkit::Metrics::parse(&self.metrics.render()).unwrap()
@@ -154,4 +106,12 @@ impl Harness {
 /// A plain HTTP client (no proxy) for requests the typed client would not send.
 pub fn raw() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// The status and message of a call the node refused.
+pub fn refusal<T: std::fmt::Debug>(result: Result<T, icn_rpc::ClientError>) -> (u16, String) {
+    match result {
+        Err(icn_rpc::ClientError::Server { status, message }) => (status, message),
+        other => panic!("expected an error answer, got {other:?}"),
+    }
 }

@@ -8,7 +8,8 @@ use icn_rpc::{
     write_addr_file,
 };
 
-use crate::harness::{Harness, TestBackend, fixed_status};
+use crate::backend::{TestBackend, fixed_status};
+use crate::harness::Harness;
 
 #[tokio::test]
 async fn shutdown_completes_and_the_node_is_then_not_running() {

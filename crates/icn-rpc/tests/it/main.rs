@@ -4,6 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod backend;
+mod gossip;
 mod harness;
+mod ledger;
 mod lifecycle;
 mod metrics;
+mod watch;

@@ -5,7 +5,8 @@ use std::time::Duration;
 use icn_rpc::{ClientError, RpcToken};
 use icn_testkit::wait_until;
 
-use crate::harness::{BAD_TARGET, DOWN_TARGET, HANG_TARGET, Harness, raw};
+use crate::backend::{BAD_TARGET, DOWN_TARGET, HANG_TARGET};
+use crate::harness::{Harness, raw};
 
 const DURATION: &str = "icn_rpc_request_duration_seconds";
 const ACTIVE: &str = "icn_rpc_active_requests";
@@ -19,7 +20,7 @@ fn duration_count(h: &Harness, method: &str) -> f64 {
 #[tokio::test]
 async fn every_series_starts_at_zero() {
     let h = Harness::start().await;
-    for method in ["status", "peers", "dial", "unknown"] {
+    for &method in icn_obs::labels::RpcMethod::VALUES {
         for status in ["ok", "client_error", "unauthorized", "server_error"] {
             assert_eq!(h.requests(method, status), 0.0, "{method}/{status}");
         }
@@ -150,5 +151,63 @@ async fn in_flight_gauge_follows_requests_even_when_cancelled() {
     .unwrap();
     // A request that never produced an answer has no outcome to count.
     assert_eq!(h.scrape().sum("icn_rpc_requests_total"), 0.0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn gossip_and_ledger_calls_are_counted_under_their_method() {
+    let h = Harness::start().await;
+    let client = h.client();
+
+    client.publish("news", b"x".to_vec()).await.unwrap();
+    client.publish("news", b"y".to_vec()).await.unwrap();
+    client.publish("", b"z".to_vec()).await.unwrap_err();
+    client
+        .pay("HOUR", "did:icn:z6MkOther", 5, "")
+        .await
+        .unwrap();
+    client
+        .pay("HOUR", "did:icn:z6MkOther", 500, "")
+        .await
+        .unwrap_err();
+    client.ledger_digest().await.unwrap();
+
+    assert_eq!(h.requests("publish", "ok"), 2.0);
+    assert_eq!(h.requests("publish", "client_error"), 1.0);
+    assert_eq!(h.requests("pay", "ok"), 1.0);
+    assert_eq!(h.requests("pay", "client_error"), 1.0);
+    assert_eq!(h.requests("ledger_digest", "ok"), 1.0);
+    assert_eq!(duration_count(&h, "publish"), 3.0);
+    assert_eq!(duration_count(&h, "pay"), 2.0);
+    assert_eq!(h.requests("unknown", "ok"), 0.0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_open_watch_is_counted_once_and_is_not_in_flight() {
+    let h = Harness::start().await;
+    let mut stream = h.client().watch("news").await.unwrap();
+    stream.next().await.unwrap().unwrap();
+
+    // Counted and timed when its head went out; the open stream is not an active request.
+    assert_eq!(h.requests("watch", "ok"), 1.0);
+    assert_eq!(duration_count(&h, "watch"), 1.0);
+    assert_eq!(h.scrape().value(ACTIVE), Some(0.0));
+
+    // Entries flowing later change nothing.
+    for tx in h.backend.watchers.lock().unwrap().iter() {
+        tx.try_send(crate::backend::entry("news", 3, b"more"))
+            .unwrap();
+    }
+    stream.next().await.unwrap().unwrap();
+    assert_eq!(h.requests("watch", "ok"), 1.0);
+    assert_eq!(duration_count(&h, "watch"), 1.0);
+
+    h.client()
+        .watch(crate::backend::UNWATCHABLE)
+        .await
+        .unwrap_err();
+    assert_eq!(h.requests("watch", "client_error"), 1.0);
+    assert_eq!(h.scrape().value(ACTIVE), Some(0.0));
     h.stop().await;
 }

@@ -32,7 +32,8 @@ async fn line_of_three_becomes_a_full_mesh() {
         assert_eq!(page.get("icn_network_peers_discovered"), 2.0, "node {i}");
         assert!(page.get("icn_network_messages_sent_total") > 0.0);
         assert!(page.get("icn_network_bytes_received_total") > 0.0);
-        assert_eq!(page.value("icn_system_actors_active"), Some(1.0));
+        // network, gossip and ledger.
+        assert_eq!(page.value("icn_system_actors_active"), Some(3.0));
     }
     // Everything one node wrote, another read: the sums agree once traffic settles.
     wait_until(T, "sent == received across the cluster", || async {
@@ -147,7 +148,9 @@ async fn rpc_reports_peers_and_refuses_missing_tokens() {
     assert_eq!(peers[0].did, cluster.did(1).to_string());
 
     let addr = cluster.node(0).rpc_addr().unwrap();
-    let anonymous = reqwest::get(format!("http://{addr}/v1/status")).await.unwrap();
+    let anonymous = reqwest::get(format!("http://{addr}/v1/status"))
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
     let page = cluster.scrape(0).await.unwrap();
     let count = |status| {

@@ -3,4 +3,7 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
 
 mod cluster;
+mod gossip;
+mod ledger;
 mod node;
+mod sim_gossip;

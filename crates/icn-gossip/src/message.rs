@@ -1,0 +1,183 @@
+//! The gossip wire messages and their codec (bincode over serde, standard config, bounded).
+//!
+//! `icn-net` frames the bytes; this module turns one frame into one [`GossipMessage`] and back,
+//! and never trusts a length it reads: decoding stops at [`MAX_FRAME_BYTES`] and rejects
+//! trailing bytes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::entry::{Entry, EntryId, RejectReason};
+use crate::reconcile::ReconcileMessage;
+use crate::topic::{TOPIC_ERROR_PREFIX, Topic};
+
+/// Largest encoded message, and the decoder's allocation limit: 4 MiB.
+pub const MAX_FRAME_BYTES: usize = 4 << 20;
+
+/// Upper bound on the bytes an [`Entry`] adds to an encoded `Response`, beyond its topic and
+/// payload: length prefixes (at most 9 bytes each), author, timestamp and signature.
+pub const ENTRY_OVERHEAD_BYTES: usize = 9 + (1 + 32) + 9 + 9 + (1 + 64);
+
+/// Upper bound on a `Response`'s own bytes besides its entries (variant tag, vector length).
+const RESPONSE_OVERHEAD_BYTES: usize = 5 + 9;
+
+/// One gossip message between two peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GossipMessage {
+    /// The sender's full set of subscribed topics; sent on connect and whenever it changes.
+    Topics {
+        /// Every topic the sender subscribes to.
+        topics: Vec<Topic>,
+    },
+    /// The sender newly holds these entries of `topic`.
+    Announce {
+        /// Topic of the entries.
+        topic: Topic,
+        /// Their ids.
+        ids: Vec<EntryId>,
+    },
+    /// Asks the receiver for these entries (ones it announced or reconciliation reported).
+    Request {
+        /// Ids wanted.
+        ids: Vec<EntryId>,
+    },
+    /// Entries answering a `Request`, sent only to the requester.
+    Response {
+        /// The entries the sender holds among those requested.
+        entries: Vec<Entry>,
+    },
+    /// One step of an anti-entropy reconciliation of `topic` (see [`crate::reconcile`]).
+    Reconcile {
+        /// Topic whose id sets are being compared.
+        topic: Topic,
+        /// Next reconciliation message to answer; `None` ends the session.
+        msg: Option<ReconcileMessage>,
+        /// Ids the sender holds that the receiver lacks: the receiver requests them.
+        have: Vec<EntryId>,
+    },
+}
+
+/// Why a message could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// The encoding exceeds [`MAX_FRAME_BYTES`] (too many entries in one `Response`: see
+    /// [`pack_entries`]).
+    #[error("encoded message is {len} bytes, the limit is {MAX_FRAME_BYTES}")]
+    TooLarge {
+        /// Encoded length.
+        len: usize,
+    },
+    /// bincode failed (does not happen for these types).
+    #[error("encoding failed: {0}")]
+    Bincode(#[from] bincode::error::EncodeError),
+}
+
+/// Why bytes are not a valid message.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The input is longer than the caller's limit (not decoded at all).
+    #[error("message is {len} bytes, the limit is {max}")]
+    TooLarge {
+        /// Input length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A message decoded but did not use every byte.
+    #[error("{extra} trailing bytes after the message")]
+    TrailingBytes {
+        /// Bytes left over.
+        extra: usize,
+    },
+    /// A topic name broke the topic rules.
+    #[error("{0}")]
+    BadTopic(String),
+    /// Anything else: truncated, unknown variant, lengths over the limit, invalid key, ...
+    #[error("malformed message: {0}")]
+    Malformed(#[source] bincode::error::DecodeError),
+}
+
+impl DecodeError {
+    /// The `reason` label under which the actor counts this rejection.
+    pub fn reject_reason(&self) -> RejectReason {
+        match self {
+            DecodeError::BadTopic(_) => RejectReason::BadTopic,
+            _ => RejectReason::Malformed,
+        }
+    }
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_FRAME_BYTES>()
+}
+
+/// Encodes a message.
+///
+/// # Errors
+/// [`EncodeError::TooLarge`] when the result would exceed [`MAX_FRAME_BYTES`].
+pub fn encode(msg: &GossipMessage) -> Result<Vec<u8>, EncodeError> {
+    let bytes = bincode::serde::encode_to_vec(msg, config())?;
+    if bytes.len() > MAX_FRAME_BYTES {
+        return Err(EncodeError::TooLarge { len: bytes.len() });
+    }
+    Ok(bytes)
+}
+
+/// Decodes exactly one message from `bytes`, which may hold at most `max_len` bytes.
+///
+/// Allocation is bounded by [`MAX_FRAME_BYTES`] whatever lengths the input claims.
+///
+/// # Errors
+/// [`DecodeError`]: input too long, malformed, an invalid topic, or trailing bytes.
+pub fn decode(bytes: &[u8], max_len: usize) -> Result<GossipMessage, DecodeError> {
+    if bytes.len() > max_len {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max: max_len,
+        });
+    }
+    match bincode::serde::decode_from_slice::<GossipMessage, _>(bytes, config()) {
+        Ok((msg, read)) if read == bytes.len() => Ok(msg),
+        Ok((_, read)) => Err(DecodeError::TrailingBytes {
+            extra: bytes.len().saturating_sub(read),
+        }),
+        Err(bincode::error::DecodeError::OtherString(s)) if s.starts_with(TOPIC_ERROR_PREFIX) => {
+            Err(DecodeError::BadTopic(s))
+        }
+        Err(e) => Err(DecodeError::Malformed(e)),
+    }
+}
+
+/// Upper bound on the bytes `entry` adds to an encoded `Response`.
+pub fn entry_size_bound(entry: &Entry) -> usize {
+    entry.topic.as_str().len() + entry.payload.len() + ENTRY_OVERHEAD_BYTES
+}
+
+/// Packs entries into as few `Response` messages as fit in `max_frame` bytes each, in order.
+/// An entry too large for any frame gets a message of its own (its encoding then fails with
+/// [`EncodeError::TooLarge`]: keep `max_payload_bytes` well below the frame size).
+pub fn pack_entries(
+    entries: impl IntoIterator<Item = Entry>,
+    max_frame: usize,
+) -> Vec<GossipMessage> {
+    let mut out = Vec::new();
+    let mut batch: Vec<Entry> = Vec::new();
+    let mut size = RESPONSE_OVERHEAD_BYTES;
+    for entry in entries {
+        let add = entry_size_bound(&entry);
+        if !batch.is_empty() && size + add > max_frame {
+            out.push(GossipMessage::Response {
+                entries: std::mem::take(&mut batch),
+            });
+            size = RESPONSE_OVERHEAD_BYTES;
+        }
+        size += add;
+        batch.push(entry);
+    }
+    if !batch.is_empty() {
+        out.push(GossipMessage::Response { entries: batch });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,56 @@
+//! Tunables of the gossip core; every cap on its memory is here.
+
+use crate::entry::EntryLimits;
+use crate::reconcile::Limits;
+
+/// Configuration of a [`super::GossipCore`]. Times are in milliseconds of the caller's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GossipConfig {
+    /// Payload size and clock-skew bounds every entry must respect (1 MiB, 60 s).
+    pub entry_limits: EntryLimits,
+    /// How long a peer has to answer a request before we ask another announcer (2000).
+    pub request_timeout_ms: u64,
+    /// Attempts per requested id, over all its announcers, before giving up (3). Anti-entropy
+    /// finds the entry again later if it still exists.
+    pub max_request_tries: u32,
+    /// Most ids being fetched at once, over all peers (4096): each costs a few hundred bytes.
+    pub max_pending_requests: usize,
+    /// Most ids requested from one peer and not yet answered (256), so one slow or hostile
+    /// peer cannot occupy every pending slot.
+    pub max_outstanding_per_peer: usize,
+    /// Most ids in one `Announce`, `Request`, `Response` or reconcile `have` (1024); larger
+    /// batches are split when sending and truncated (counted) when receiving.
+    pub max_ids_per_message: usize,
+    /// Announcers remembered per pending id, to retry elsewhere on timeout (4).
+    pub max_announcers_per_id: usize,
+    /// Most topics remembered per peer (1024); the rest of a larger list is ignored.
+    pub max_topics_per_peer: usize,
+    /// Period of anti-entropy rounds (5000): each round reconciles every subscribed topic
+    /// with one peer that shares it.
+    pub anti_entropy_interval_ms: u64,
+    /// Most reconciliation sessions we have initiated and not seen finish (16).
+    pub max_reconcile_sessions: usize,
+    /// A session with no message for this long is considered over (10 000).
+    pub reconcile_timeout_ms: u64,
+    /// Size bounds on reconciliation messages, ours and the peer's (reconcile defaults).
+    pub reconcile_limits: Limits,
+}
+
+impl Default for GossipConfig {
+    fn default() -> Self {
+        GossipConfig {
+            entry_limits: EntryLimits::default(),
+            request_timeout_ms: 2_000,
+            max_request_tries: 3,
+            max_pending_requests: 4096,
+            max_outstanding_per_peer: 256,
+            max_ids_per_message: 1024,
+            max_announcers_per_id: 4,
+            max_topics_per_peer: 1024,
+            anti_entropy_interval_ms: 5_000,
+            max_reconcile_sessions: 16,
+            reconcile_timeout_ms: 10_000,
+            reconcile_limits: Limits::default(),
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Fetching entries: which ids to request from whom, timeouts and retries, and the checks on
+//! every entry a peer sends.
+
+use icn_identity::Did;
+
+use super::{DropReason, GossipCore, Output, Source};
+use crate::entry::{Entry, EntryId, RejectReason};
+use crate::topic::Topic;
+
+/// An id we lack and are fetching.
+#[derive(Debug, Clone)]
+pub(super) struct Pending {
+    /// Topic it was announced under (the entry's own topic is checked on receipt).
+    pub(super) topic: Topic,
+    /// Up peers that said they hold it, first announcer first (bounded).
+    pub(super) announcers: Vec<Did>,
+    /// The announcer currently asked, `None` while waiting for one with spare capacity.
+    pub(super) asked: Option<Did>,
+    /// When the current request times out.
+    pub(super) deadline_ms: u64,
+    /// Failed attempts so far; also picks the next announcer, round-robin.
+    pub(super) tries: u32,
+    /// Reported by a reconciliation rather than an announce (for accounting).
+    pub(super) anti_entropy: bool,
+}
+
+impl GossipCore {
+    /// `from` holds `ids` of `topic`: request those we neither hold nor already fetch.
+    pub(super) fn want(&mut self, from: Did, topic: &Topic, ids: Vec<EntryId>, anti_entropy: bool) {
+        if !self.topics.contains_key(topic) {
+            self.stats.drop_n(DropReason::NotSubscribed, ids.len());
+            return;
+        }
+        let max = self.config.max_ids_per_message;
+        self.stats
+            .drop_n(DropReason::TooManyIds, ids.len().saturating_sub(max));
+        let now = self.now_ms;
+        for id in ids.into_iter().take(max) {
+            if self.index.contains_key(&id) {
+                continue;
+            }
+            if let Some(p) = self.pending.get_mut(&id) {
+                if !p.announcers.contains(&from)
+                    && p.announcers.len() < self.config.max_announcers_per_id
+                {
+                    p.announcers.push(from);
+                }
+                continue;
+            }
+            if self.pending.len() >= self.config.max_pending_requests {
+                self.stats.drop_n(DropReason::PendingFull, 1);
+                continue;
+            }
+            let Some(peer) = self.peers.get_mut(&from) else {
+                return;
+            };
+            if peer.outstanding >= self.config.max_outstanding_per_peer {
+                self.stats.drop_n(DropReason::PeerBusy, 1);
+                continue;
+            }
+            peer.outstanding += 1;
+            self.pending.insert(
+                id,
+                Pending {
+                    topic: topic.clone(),
+                    announcers: vec![from],
+                    asked: Some(from),
+                    deadline_ms: now.saturating_add(self.config.request_timeout_ms),
+                    tries: 0,
+                    anti_entropy,
+                },
+            );
+            self.request_batch.entry(from).or_default().push(id);
+        }
+    }
+
+    pub(super) fn on_request(&mut self, from: Did, ids: Vec<EntryId>) {
+        let max = self.config.max_ids_per_message;
+        self.stats
+            .drop_n(DropReason::TooManyIds, ids.len().saturating_sub(max));
+        let mut found: Vec<EntryId> = ids
+            .into_iter()
+            .take(max)
+            .filter(|id| self.index.contains_key(id))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        if !found.is_empty() {
+            self.out.push(Output::SendEntries {
+                to: from,
+                ids: found,
+            });
+        }
+    }
+
+    pub(super) fn on_response(&mut self, from: Did, entries: Vec<Entry>) {
+        let max = self.config.max_ids_per_message;
+        self.stats
+            .drop_n(DropReason::TooManyIds, entries.len().saturating_sub(max));
+        for entry in entries.into_iter().take(max) {
+            self.receive(from, entry);
+        }
+    }
+
+    /// Checks one entry from `from`, cheapest and most selective checks first, and stores it.
+    fn receive(&mut self, from: Did, entry: Entry) {
+        let limits = self.config.entry_limits;
+        if entry.payload.len() > limits.max_payload_bytes {
+            return self.reject(Some(from), RejectReason::PayloadTooLarge);
+        }
+        let id = entry.id();
+        if self.index.contains_key(&id) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        let Some(pending) = self.pending.get(&id) else {
+            return self.reject(Some(from), RejectReason::Unsolicited);
+        };
+        if !self.topics.contains_key(&entry.topic) {
+            // The id itself names an unwanted topic: no other announcer can do better.
+            self.remove_pending(&id);
+            return self.reject(Some(from), RejectReason::NotSubscribed);
+        }
+        let checked = entry
+            .check_limits(&limits, self.now_ms)
+            .and_then(|()| entry.check_signature(&id));
+        if let Err(reason) = checked {
+            // A bad copy: the signature is outside the id, and a timestamp may become
+            // acceptable later, so ask another announcer.
+            self.answer_failed(&id, from);
+            return self.reject(Some(from), reason);
+        }
+        let source = if pending.anti_entropy {
+            Source::AntiEntropy { from }
+        } else {
+            Source::Push { from }
+        };
+        let mut holders = pending.announcers.clone();
+        holders.push(from);
+        self.store(id, entry, source, holders);
+    }
+
+    /// `from` answered `id` with an invalid entry: if it was the peer asked, count a failed
+    /// try and stop asking it.
+    fn answer_failed(&mut self, id: &EntryId, from: Did) {
+        let Some(p) = self.pending.get_mut(id) else {
+            return;
+        };
+        if p.asked != Some(from) {
+            return;
+        }
+        p.asked = None;
+        p.tries += 1;
+        p.announcers.retain(|a| *a != from);
+        let gave_up = p.tries >= self.config.max_request_tries;
+        let no_source = p.announcers.is_empty();
+        if let Some(peer) = self.peers.get_mut(&from) {
+            peer.outstanding = peer.outstanding.saturating_sub(1);
+        }
+        if gave_up || no_source {
+            self.pending.remove(id);
+            let reason = if gave_up {
+                DropReason::GaveUp
+            } else {
+                DropReason::NoSource
+            };
+            self.stats.drop_n(reason, 1);
+        }
+    }
+
+    /// Removes a pending id, releasing the slot of the peer asked.
+    pub(super) fn remove_pending(&mut self, id: &EntryId) {
+        let Some(p) = self.pending.remove(id) else {
+            return;
+        };
+        if let Some(peer) = p.asked.and_then(|asked| self.peers.get_mut(&asked)) {
+            peer.outstanding = peer.outstanding.saturating_sub(1);
+        }
+    }
+
+    /// `peer` went down: it is no longer anyone's announcer.
+    pub(super) fn forget_announcer(&mut self, peer: Did) {
+        let mut orphans = Vec::new();
+        for (id, p) in &mut self.pending {
+            p.announcers.retain(|a| *a != peer);
+            if p.asked == Some(peer) {
+                p.asked = None;
+            }
+            if p.announcers.is_empty() {
+                orphans.push(*id);
+            }
+        }
+        self.stats.drop_n(DropReason::NoSource, orphans.len());
+        for id in orphans {
+            self.remove_pending(&id);
+        }
+    }
+
+    /// Requests whose peer did not answer in time become waiting again, or are given up.
+    pub(super) fn expire_requests(&mut self) {
+        let now = self.now_ms;
+        let expired: Vec<EntryId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.asked.is_some() && p.deadline_ms <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            let Some(p) = self.pending.get_mut(&id) else {
+                continue;
+            };
+            let asked = p.asked.take();
+            p.tries += 1;
+            let gave_up = p.tries >= self.config.max_request_tries;
+            if let Some(peer) = asked.and_then(|a| self.peers.get_mut(&a)) {
+                peer.outstanding = peer.outstanding.saturating_sub(1);
+            }
+            if gave_up {
+                self.pending.remove(&id);
+                self.stats.drop_n(DropReason::GaveUp, 1);
+            }
+        }
+    }
+
+    /// Asks an announcer with spare capacity for every waiting id, rotating through the
+    /// announcers so a retry goes to another peer when there is one.
+    pub(super) fn assign_waiting(&mut self) {
+        let now = self.now_ms;
+        let max = self.config.max_outstanding_per_peer;
+        let timeout = self.config.request_timeout_ms;
+        let waiting: Vec<EntryId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.asked.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            let Some(p) = self.pending.get_mut(&id) else {
+                continue;
+            };
+            let n = p.announcers.len();
+            let start = p.tries as usize;
+            let choice = (0..n)
+                .map(|k| p.announcers[(start + k) % n])
+                .find(|a| self.peers.get(a).is_some_and(|peer| peer.outstanding < max));
+            let Some(asked) = choice else {
+                continue;
+            };
+            p.asked = Some(asked);
+            p.deadline_ms = now.saturating_add(timeout);
+            if let Some(peer) = self.peers.get_mut(&asked) {
+                peer.outstanding += 1;
+            }
+            self.request_batch.entry(asked).or_default().push(id);
+        }
+    }
+}

@@ -1,0 +1,621 @@
+//! [`LedgerActor`]: the ledger core fed by the gossip topic `icn/ledger`, with durable storage.
+//!
+//! Remote ops arrive as gossip entries; the actor drains what is buffered, inserts it as one
+//! batch (at most one replay), stores the newly held ops in one transaction and updates the
+//! metrics. A local op (currency, credit limit, payment) is checked against the current state
+//! first (an overspend is refused with the balance and the limit), applied, stored durably, then
+//! published; the caller is answered once both the ledger and the gossip store hold it.
+
+use std::collections::HashSet;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use icn_gossip::{GossipHandle, Subscription, SubscriptionEvent, Topic};
+use icn_identity::{Did, Keypair};
+use icn_obs::LedgerMetrics;
+use icn_obs::labels::LedgerRejectReason;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{LedgerStore, LedgerStoreError};
+use crate::{
+    BatchItem, CreateCurrency, CurrencyCode, LedgerConfig, LedgerCore, LedgerStats, LocalError, Op,
+    OpId, OpStatus, RejectKind, SetCreditLimit, SignedOp, Transfer,
+};
+
+/// The gossip topic ledger ops travel on.
+pub const LEDGER_TOPIC: &str = "icn/ledger";
+/// Buffered remote ops folded per batch.
+const BATCH: usize = 512;
+const COMMAND_CAPACITY: usize = 1024;
+
+/// Errors reported to callers.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The op would not apply (overspend, unknown currency, ...); the message says why.
+    #[error("{0}")]
+    Refused(#[from] LocalError),
+    /// Bad input (currency code, ...).
+    #[error("{0}")]
+    BadInput(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] LedgerStoreError),
+    /// Publishing through gossip failed.
+    #[error("publishing the op failed: {0}")]
+    Gossip(String),
+    /// The actor is not running.
+    #[error("the ledger actor is not running")]
+    Stopped,
+}
+
+/// One balance row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceRow {
+    /// Currency code.
+    pub currency: String,
+    /// Account.
+    pub account: Did,
+    /// Signed balance.
+    pub balance: i64,
+    /// Credit limit in force.
+    pub limit: u64,
+}
+
+/// One history row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// Op id.
+    pub id: OpId,
+    /// The op.
+    pub op: SignedOp,
+    /// Its status.
+    pub status: OpStatus,
+}
+
+/// Digest and counts for agreement checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestInfo {
+    /// blake3 state digest.
+    pub digest: [u8; 32],
+    /// Held ops.
+    pub ops: u64,
+    /// Applied transfers.
+    pub applied_transfers: u64,
+}
+
+enum Command {
+    Local {
+        op: Op,
+        reply: oneshot::Sender<Result<(OpId, u64), LedgerError>>,
+    },
+    Balances {
+        currency: Option<String>,
+        account: Option<Did>,
+        reply: oneshot::Sender<Result<Vec<BalanceRow>, LedgerError>>,
+    },
+    History {
+        account: Option<Did>,
+        reply: oneshot::Sender<Vec<HistoryRow>>,
+    },
+    Digest {
+        reply: oneshot::Sender<DigestInfo>,
+    },
+    NextSeq {
+        reply: oneshot::Sender<(u64, u64)>,
+    },
+}
+
+/// Cheap, cloneable access to the ledger actor.
+#[derive(Clone)]
+pub struct LedgerHandle {
+    commands: mpsc::Sender<Command>,
+    me: Did,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn code(text: &str) -> Result<CurrencyCode, LedgerError> {
+    CurrencyCode::new(text).map_err(|e| LedgerError::BadInput(e.to_string()))
+}
+
+impl LedgerHandle {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, LedgerError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| LedgerError::Stopped)?;
+        rx.await.map_err(|_| LedgerError::Stopped)
+    }
+
+    async fn local(&self, op: Op) -> Result<(OpId, u64), LedgerError> {
+        self.call(|reply| Command::Local { op, reply }).await?
+    }
+
+    /// This node's DID (the author of its ops).
+    pub fn did(&self) -> Did {
+        self.me
+    }
+
+    /// Creates a currency issued by this node.
+    ///
+    /// # Errors
+    /// [`LedgerError`].
+    pub async fn create_currency(&self, currency: &str, limit: u64) -> Result<OpId, LedgerError> {
+        let op = Op::CreateCurrency(CreateCurrency {
+            code: code(currency)?,
+            issuer: self.me,
+            default_credit_limit: limit,
+            timestamp_ms: 0,
+        });
+        Ok(self.local(op).await?.0)
+    }
+
+    /// Sets `account`'s credit limit in a currency this node issues.
+    ///
+    /// # Errors
+    /// [`LedgerError`].
+    pub async fn set_credit_limit(
+        &self,
+        currency: &str,
+        account: Did,
+        limit: u64,
+    ) -> Result<OpId, LedgerError> {
+        let op = Op::SetCreditLimit(SetCreditLimit {
+            currency: code(currency)?,
+            account,
+            limit,
+            timestamp_ms: 0,
+        });
+        Ok(self.local(op).await?.0)
+    }
+
+    /// Pays `amount` of `currency` to `to`; returns the op id and its seq.
+    ///
+    /// # Errors
+    /// [`LedgerError::Refused`] for an overspend (the message has the balance and the limit).
+    pub async fn pay(
+        &self,
+        currency: &str,
+        to: Did,
+        amount: u64,
+        memo: String,
+    ) -> Result<(OpId, u64), LedgerError> {
+        let op = Op::Transfer(Transfer {
+            currency: code(currency)?,
+            from: self.me,
+            to,
+            amount,
+            seq: 0,
+            timestamp_ms: 0,
+            memo,
+        });
+        self.local(op).await
+    }
+
+    /// Balances of `account` (default: this node) in one or every currency.
+    ///
+    /// # Errors
+    /// [`LedgerError`].
+    pub async fn balances(
+        &self,
+        currency: Option<String>,
+        account: Option<Did>,
+    ) -> Result<Vec<BalanceRow>, LedgerError> {
+        self.call(|reply| Command::Balances {
+            currency,
+            account,
+            reply,
+        })
+        .await?
+    }
+
+    /// Ops involving `account` (default: this node), in fold order.
+    ///
+    /// # Errors
+    /// [`LedgerError::Stopped`].
+    pub async fn history(&self, account: Option<Did>) -> Result<Vec<HistoryRow>, LedgerError> {
+        self.call(|reply| Command::History { account, reply }).await
+    }
+
+    /// The state digest and counts.
+    ///
+    /// # Errors
+    /// [`LedgerError::Stopped`].
+    pub async fn digest(&self) -> Result<DigestInfo, LedgerError> {
+        self.call(|reply| Command::Digest { reply }).await
+    }
+
+    /// This node's next seq and the ledger's held-op count (for diagnostics).
+    ///
+    /// # Errors
+    /// [`LedgerError::Stopped`].
+    pub async fn next_seq(&self) -> Result<(u64, u64), LedgerError> {
+        self.call(|reply| Command::NextSeq { reply }).await
+    }
+}
+
+/// The actor; build with [`LedgerActor::start`], run with [`LedgerActor::run`].
+pub struct LedgerActor {
+    core: LedgerCore,
+    keypair: Keypair,
+    store: LedgerStore,
+    gossip: GossipHandle,
+    topic: Topic,
+    subscription: Subscription,
+    commands: mpsc::Receiver<Command>,
+    metrics: LedgerMetrics,
+    last: LedgerStats,
+}
+
+fn label(kind: RejectKind) -> LedgerRejectReason {
+    use LedgerRejectReason as L;
+    match kind {
+        RejectKind::TooLarge => L::TooLarge,
+        RejectKind::Malformed => L::Malformed,
+        RejectKind::BadSignature => L::BadSignature,
+        RejectKind::AuthorMismatch => L::AuthorMismatch,
+        RejectKind::ZeroAmount => L::ZeroAmount,
+        RejectKind::ZeroSeq => L::ZeroSeq,
+        RejectKind::SelfTransfer => L::SelfTransfer,
+        RejectKind::MemoTooLong => L::MemoTooLong,
+        RejectKind::InvalidCode => L::InvalidCode,
+        RejectKind::FutureTimestamp => L::FutureTimestamp,
+        RejectKind::UnknownCurrency => L::UnknownCurrency,
+        RejectKind::DuplicateCurrency => L::DuplicateCurrency,
+        RejectKind::NotIssuer => L::NotIssuer,
+        RejectKind::LimitBelowBalance => L::LimitBelowBalance,
+        RejectKind::BadSeq => L::BadSeq,
+        RejectKind::Equivocation => L::Equivocation,
+        RejectKind::OverLimit => L::OverLimit,
+        RejectKind::Overflow => L::Overflow,
+    }
+}
+
+impl LedgerActor {
+    /// Restores the ledger from its store, joins the ledger topic, catches up with ledger ops the
+    /// gossip store holds, and republishes own ops gossip lost (crash between the two commits).
+    ///
+    /// # Errors
+    /// [`LedgerError`] when a store cannot be read or the topic cannot be joined.
+    pub async fn start(
+        config: LedgerConfig,
+        keypair: Keypair,
+        store: LedgerStore,
+        gossip: GossipHandle,
+        metrics: LedgerMetrics,
+    ) -> Result<(Self, LedgerHandle), LedgerError> {
+        let topic = Topic::new(LEDGER_TOPIC).map_err(|e| LedgerError::BadInput(e.to_string()))?;
+        let max_op = config.max_op_bytes;
+        let stored = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.load_all())
+                .await
+                .map_err(|e| LedgerError::Gossip(e.to_string()))??
+        };
+        let (mut core, skipped) = LedgerCore::restore(config, stored.clone());
+        for (id, error) in &skipped {
+            tracing::warn!(op = %id.short(), %error, "a stored ledger op did not restore");
+        }
+        let subscription = gossip
+            .subscribe(topic.clone())
+            .await
+            .map_err(|e| LedgerError::Gossip(e.to_string()))?;
+        gossip
+            .join(topic.clone())
+            .await
+            .map_err(|e| LedgerError::Gossip(e.to_string()))?;
+
+        // Catch up from the gossip store, and find own ops it lacks.
+        let entries = gossip
+            .entries(&topic, usize::MAX)
+            .map_err(|e| LedgerError::Gossip(e.to_string()))?;
+        let mut in_gossip = HashSet::new();
+        let mut missing = Vec::new();
+        let now = now_ms();
+        for entry in entries {
+            let Ok(op) = SignedOp::decode(&entry.payload, max_op) else {
+                continue;
+            };
+            in_gossip.insert(op.id());
+            if !core.contains(&op.id()) && core.insert(op.clone(), now).is_ok() {
+                missing.push(op);
+            }
+        }
+        store.put_batch(&missing)?;
+        let me = keypair.did();
+        for op in &stored {
+            if op.author == me
+                && !in_gossip.contains(&op.id())
+                && let Err(e) = gossip.publish(topic.clone(), op.encode()).await
+            {
+                tracing::warn!(error = %e, "cannot republish a ledger op");
+            }
+        }
+        let (tx, commands) = mpsc::channel(COMMAND_CAPACITY);
+        let last = core.stats();
+        let actor = Self {
+            core,
+            keypair,
+            store,
+            gossip,
+            topic,
+            subscription,
+            commands,
+            metrics,
+            last,
+        };
+        actor.update_gauges();
+        Ok((actor, LedgerHandle { commands: tx, me }))
+    }
+
+    /// Runs until `shutdown` is cancelled or gossip stops.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                command = self.commands.recv() => match command {
+                    Some(command) => self.on_command(command).await,
+                    None => break,
+                },
+                event = self.subscription.next() => match event {
+                    Some(first) => {
+                        let mut batch = vec![first];
+                        while batch.len() < BATCH {
+                            match self.subscription.try_next() {
+                                Some(event) => batch.push(event),
+                                None => break,
+                            }
+                        }
+                        self.on_entries(batch).await;
+                    }
+                    None => break,
+                },
+            }
+        }
+    }
+
+    async fn on_entries(&mut self, events: Vec<SubscriptionEvent>) {
+        let started = Instant::now();
+        let max = self.core.config().max_op_bytes;
+        let mut ops = Vec::with_capacity(events.len());
+        let mut lagged = false;
+        for event in events {
+            match event {
+                SubscriptionEvent::Entry(entry) => match SignedOp::decode(&entry.payload, max) {
+                    Ok(op) => ops.push(op),
+                    Err(e) => self.metrics.rejected.inc(label(e.kind())),
+                },
+                SubscriptionEvent::Lagged(missed) => {
+                    // The missed entries are in the gossip store: read them back from there.
+                    tracing::warn!(
+                        missed,
+                        "ledger fell behind gossip; catching up from the store"
+                    );
+                    lagged = true;
+                }
+            }
+        }
+        if lagged {
+            match self.gossip.entries(&self.topic, usize::MAX) {
+                Ok(entries) => ops.extend(
+                    entries
+                        .iter()
+                        .filter_map(|e| SignedOp::decode(&e.payload, max).ok())
+                        .filter(|op| !self.core.contains(&op.id())),
+                ),
+                Err(e) => tracing::error!(error = %e, "cannot read the gossip store"),
+            }
+        }
+        let outcome = self.core.insert_batch(ops.clone(), now_ms());
+        let mut new_ops = Vec::new();
+        for (op, item) in ops.into_iter().zip(outcome.items) {
+            if let Ok(BatchItem::Inserted(new)) = item {
+                if new.status == OpStatus::Applied {
+                    self.record_amount(&op);
+                }
+                new_ops.push(op);
+            }
+        }
+        if let Some(replay) = &outcome.replay {
+            for change in &replay.changed {
+                if change.after == OpStatus::Applied
+                    && let Some(held) = self.core.get(&change.id)
+                {
+                    let op = held.op.clone();
+                    self.record_amount(&op);
+                }
+            }
+        }
+        self.persist(new_ops).await;
+        self.metrics
+            .apply_duration
+            .record(started.elapsed().as_secs_f64());
+        self.update_metrics();
+    }
+
+    fn record_amount(&self, op: &SignedOp) {
+        if let Op::Transfer(t) = &op.op {
+            self.metrics.transaction_amount.record(t.amount as f64);
+        }
+    }
+
+    async fn persist(&self, ops: Vec<SignedOp>) {
+        if ops.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || store.put_batch(&ops)).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "ledger store write failed"),
+            Err(e) => tracing::error!(error = %e, "ledger store task failed"),
+        }
+    }
+
+    async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Local { op, reply } => self.local(op, reply).await,
+            Command::Balances {
+                currency,
+                account,
+                reply,
+            } => {
+                let account = account.unwrap_or_else(|| self.keypair.did());
+                let _ = reply.send(self.balances(currency, account));
+            }
+            Command::History { account, reply } => {
+                let account = account.unwrap_or_else(|| self.keypair.did());
+                let rows = self
+                    .core
+                    .history(&account)
+                    .into_iter()
+                    .map(|h| HistoryRow {
+                        id: h.op.id(),
+                        op: h.op.clone(),
+                        status: h.status,
+                    })
+                    .collect();
+                let _ = reply.send(rows);
+            }
+            Command::Digest { reply } => {
+                let _ = reply.send(DigestInfo {
+                    digest: self.core.state_digest(),
+                    ops: self.core.op_count() as u64,
+                    applied_transfers: self.core.applied_transfers_count(),
+                });
+            }
+            Command::NextSeq { reply } => {
+                let me = self.keypair.did();
+                let _ = reply.send((self.core.next_seq(&me), self.core.op_count() as u64));
+            }
+        }
+    }
+
+    fn balances(
+        &self,
+        currency: Option<String>,
+        account: Did,
+    ) -> Result<Vec<BalanceRow>, LedgerError> {
+        let codes: Vec<CurrencyCode> = match currency {
+            Some(c) => {
+                let c = code(&c)?;
+                if self.core.currency(&c).is_none() {
+                    return Err(LedgerError::BadInput(format!(
+                        "unknown currency {}",
+                        c.as_str()
+                    )));
+                }
+                vec![c]
+            }
+            None => self.core.currencies().into_iter().map(|c| c.code).collect(),
+        };
+        Ok(codes
+            .into_iter()
+            .map(|c| BalanceRow {
+                currency: c.as_str().to_string(),
+                account,
+                balance: self.core.balance(&c, &account),
+                limit: self.core.credit_limit(&c, &account).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Validates, applies, stores and publishes one local op.
+    async fn local(
+        &mut self,
+        mut op: Op,
+        reply: oneshot::Sender<Result<(OpId, u64), LedgerError>>,
+    ) {
+        let me = self.keypair.did();
+        let now = now_ms();
+        let timestamp = self.core.next_timestamp(now);
+        let mut seq = 0;
+        match &mut op {
+            Op::CreateCurrency(c) => c.timestamp_ms = timestamp,
+            Op::SetCreditLimit(s) => s.timestamp_ms = timestamp,
+            Op::Transfer(t) => {
+                t.timestamp_ms = timestamp;
+                t.seq = self.core.next_seq(&me);
+                seq = t.seq;
+            }
+        }
+        if let Err(e) = self.core.validate_local(&op, &me, now) {
+            let _ = reply.send(Err(e.into()));
+            return;
+        }
+        let signed = op.sign(&self.keypair);
+        let id = signed.id();
+        if let Err(e) = self.core.insert(signed.clone(), now) {
+            let _ = reply.send(Err(LedgerError::BadInput(e.to_string())));
+            return;
+        }
+        self.record_amount(&signed);
+        let store = self.store.clone();
+        let to_store = vec![signed.clone()];
+        let stored = tokio::task::spawn_blocking(move || store.put_batch(&to_store)).await;
+        self.update_metrics();
+        match stored {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(LedgerError::Gossip(e.to_string())));
+                return;
+            }
+        }
+        // Durable in the ledger store; publish without holding up the actor.
+        let gossip = self.gossip.clone();
+        let topic = self.topic.clone();
+        tokio::spawn(async move {
+            let result = gossip
+                .publish(topic, signed.encode())
+                .await
+                .map(|_| (id, seq))
+                .map_err(|e| LedgerError::Gossip(e.to_string()));
+            let _ = reply.send(result);
+        });
+    }
+
+    fn update_metrics(&mut self) {
+        let stats = self.core.stats();
+        let last = &self.last;
+        self.metrics.transactions.increment(
+            stats
+                .applied_transfers
+                .saturating_sub(last.applied_transfers),
+        );
+        self.metrics
+            .equivocations
+            .increment(stats.equivocations.saturating_sub(last.equivocations));
+        self.metrics
+            .replays
+            .increment(stats.replays.saturating_sub(last.replays));
+        for kind in RejectKind::ALL {
+            let delta = stats
+                .rejections_of(kind)
+                .saturating_sub(last.rejections_of(kind));
+            if delta > 0 {
+                self.metrics.rejected.get(label(kind)).increment(delta);
+            }
+        }
+        self.last = stats;
+        self.update_gauges();
+    }
+
+    fn update_gauges(&self) {
+        let stats = &self.last;
+        self.metrics.accounts.set(stats.accounts as f64);
+        self.metrics.currencies.set(stats.currencies as f64);
+        self.metrics.pending_ops.set(stats.pending as f64);
+    }
+}

@@ -1,0 +1,166 @@
+//! Gossip over real QUIC: propagation, partitions, restarts, forged entries.
+
+use std::time::Duration;
+
+use icn_gossip::Topic;
+use icn_testkit::{Cluster, Topology, wait_until};
+
+const T: Duration = Duration::from_secs(30);
+
+fn topic() -> Topic {
+    Topic::new("news").unwrap()
+}
+
+async fn entries(cluster: &Cluster, i: usize) -> usize {
+    cluster
+        .node(i)
+        .gossip()
+        .unwrap()
+        .entries(&topic(), usize::MAX)
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn entry_crosses_a_line_of_five() {
+    let cluster = Cluster::start_with(5, Topology::Line, |_, c| {
+        c.gossip.topics = vec!["news".into()];
+        // Keep a real line: no peer exchange shortcuts.
+        c.network.max_peers = 2;
+    })
+    .await
+    .unwrap();
+    wait_until(T, "line connected", || async {
+        (1..5).all(|i| cluster.peers_of(i).contains(&cluster.did(i - 1)))
+    })
+    .await
+    .unwrap();
+    let id = cluster
+        .node(0)
+        .gossip()
+        .unwrap()
+        .publish(topic(), b"hello line".to_vec())
+        .await
+        .unwrap();
+    wait_until(T, "entry at the far end", || async {
+        entries(&cluster, 4).await == 1
+    })
+    .await
+    .unwrap();
+    let far = cluster
+        .node(4)
+        .gossip()
+        .unwrap()
+        .entries(&topic(), 10)
+        .unwrap();
+    assert_eq!(far[0].id(), id);
+    assert_eq!(far[0].payload, b"hello line");
+    let p0 = cluster.scrape(0).await.unwrap();
+    assert_eq!(p0.get("icn_gossip_entries_published_total"), 1.0);
+    assert_eq!(p0.get("icn_gossip_entries_received_total"), 0.0);
+    let p4 = cluster.scrape(4).await.unwrap();
+    assert_eq!(p4.get("icn_gossip_entries_received_total"), 1.0);
+    assert!(p4.get("icn_gossip_responses_received_total") >= 1.0);
+    assert!(p4.get("icn_gossip_requests_sent_total") >= 1.0);
+    assert_eq!(p4.get("icn_gossip_entries_total"), 1.0);
+    assert_eq!(p4.get("icn_gossip_topics_total"), 2.0); // news + icn/ledger
+    assert_eq!(
+        p4.histogram("icn_gossip_propagation_delay_seconds")
+            .unwrap()
+            .count,
+        1.0
+    );
+    cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn partition_heals_through_anti_entropy() {
+    let cluster = Cluster::start_with(4, Topology::FullMesh, |_, c| {
+        c.gossip.topics = vec!["news".into()];
+        c.gossip.anti_entropy_interval = Duration::from_millis(500);
+    })
+    .await
+    .unwrap();
+    wait_until(T, "mesh", || async {
+        (0..4).all(|i| cluster.peers_of(i).len() == 3)
+    })
+    .await
+    .unwrap();
+    cluster.partition(&[0, 1], &[2, 3]).await;
+    wait_until(T, "split", || async {
+        (0..4).all(|i| cluster.peers_of(i).len() == 1)
+    })
+    .await
+    .unwrap();
+    for (node, n) in [(0, 3), (3, 2)] {
+        for k in 0..n {
+            cluster
+                .node(node)
+                .gossip()
+                .unwrap()
+                .publish(topic(), format!("side {node} #{k}").into_bytes())
+                .await
+                .unwrap();
+        }
+    }
+    wait_until(T, "each side has its own", || async {
+        entries(&cluster, 1).await == 3 && entries(&cluster, 2).await == 2
+    })
+    .await
+    .unwrap();
+    cluster.heal(&[0, 1], &[2, 3]).await;
+    wait_until(T, "union everywhere", || async {
+        let mut all = true;
+        for i in 0..4 {
+            all &= entries(&cluster, i).await == 5;
+        }
+        all
+    })
+    .await
+    .unwrap();
+    let mut recovered = 0.0;
+    for i in 0..4 {
+        recovered += cluster
+            .scrape(i)
+            .await
+            .unwrap()
+            .get("icn_gossip_anti_entropy_recovered_total");
+    }
+    assert!(recovered >= 1.0, "anti-entropy recovered nothing");
+    cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn restarted_node_keeps_its_entries_and_catches_up() {
+    let mut cluster = Cluster::start_with(3, Topology::FullMesh, |_, c| {
+        c.gossip.topics = vec!["news".into()];
+        c.gossip.anti_entropy_interval = Duration::from_millis(500);
+    })
+    .await
+    .unwrap();
+    wait_until(T, "mesh", || async {
+        (0..3).all(|i| cluster.peers_of(i).len() == 2)
+    })
+    .await
+    .unwrap();
+    let g0 = cluster.node(0).gossip().unwrap().clone();
+    g0.publish(topic(), b"before".to_vec()).await.unwrap();
+    wait_until(T, "everyone has it", || async {
+        entries(&cluster, 2).await == 1
+    })
+    .await
+    .unwrap();
+    cluster.stop(2).await.unwrap();
+    g0.publish(topic(), b"missed".to_vec()).await.unwrap();
+    cluster.restart(2).await.unwrap();
+    assert!(
+        entries(&cluster, 2).await >= 1,
+        "stored entry lost over restart"
+    );
+    wait_until(T, "restarted node caught up", || async {
+        entries(&cluster, 2).await == 2
+    })
+    .await
+    .unwrap();
+    cluster.shutdown().await.unwrap();
+}
