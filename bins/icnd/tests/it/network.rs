@@ -213,3 +213,47 @@ fn two_initialised_nodes_connect_and_list_each_other() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("wrong passphrase"));
 }
+
+#[test]
+fn kill_9_loses_no_acknowledged_op() {
+    let root = tempfile::tempdir().unwrap();
+    let password = root.path().join("pass");
+    std::fs::write(&password, "pw").unwrap();
+    let dir = root.path().join("n1");
+    init(&dir, &password);
+    let pw = password.to_str().unwrap();
+    let mut node = IcndProcess::start(icnd(), &dir, &["--password-file", pw]).unwrap();
+    ctl(&dir, &["currency", "create", "HOUR", "--limit", "1000"]);
+    let payee = icn_identity::Keypair::generate().did().to_string();
+    for amount in 1..=20 {
+        ctl(&dir, &["pay", "HOUR", &payee, &amount.to_string()]);
+    }
+    ctl(&dir, &["publish", "news", "kept"]);
+    let digest = ctl(&dir, &["ledger", "digest"]);
+    assert_eq!(digest["applied_transfers"], 20);
+
+    node.signal(nix::sys::signal::Signal::SIGKILL).unwrap();
+    node.wait_exit(Duration::from_secs(5)).unwrap();
+    let _node = IcndProcess::start(icnd(), &dir, &["--password-file", pw]).unwrap();
+    assert_eq!(ctl(&dir, &["ledger", "digest"]), digest);
+    let balance = ctl(&dir, &["balance", "HOUR"]);
+    assert_eq!(balance[0]["balance"], -210);
+    assert_eq!(
+        ctl(&dir, &["entries", "news"]).as_array().map(Vec::len),
+        Some(1)
+    );
+    // Metrics restart cleanly: counters from zero, gauges from the restored state.
+    let addr = std::fs::read_to_string(dir.join("metrics.addr")).unwrap();
+    let page = std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            icn_testkit::scrape(addr.trim().parse().unwrap())
+                .await
+                .unwrap()
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(page.get("icn_ledger_transactions_total"), 0.0);
+    assert_eq!(page.get("icn_ledger_currencies_total"), 1.0);
+    assert_eq!(page.get("icn_gossip_entries_total"), 22.0);
+}

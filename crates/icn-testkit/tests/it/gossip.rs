@@ -164,3 +164,134 @@ async fn restarted_node_keeps_its_entries_and_catches_up() {
     .unwrap();
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn forged_entries_from_a_peer_are_rejected_and_honest_ones_flow() {
+    use icn_gossip::{Entry, GossipMessage, Signature, encode};
+    let cluster = Cluster::start_with(2, Topology::Line, |_, c| {
+        c.gossip.topics = vec!["news".into()];
+    })
+    .await
+    .unwrap();
+    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
+        .await
+        .unwrap();
+    // Node 1 speaks raw gossip to node 0 through its authenticated session.
+    let raw = cluster.node(1).network().unwrap().clone();
+    let victim = cluster.did(0);
+    let key = cluster.member(1).keypair.clone();
+
+    // 1. An unsolicited Response (never announced, never requested).
+    let pushed = Entry::sign(&key, topic(), 1, b"pushed".to_vec());
+    raw.send_gossip(
+        victim,
+        encode(&GossipMessage::Response {
+            entries: vec![pushed],
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    // 2. Announce an id, then answer the request with a bad signature over the same content.
+    let mut forged = Entry::sign(&key, topic(), 2, b"forged".to_vec());
+    forged.signature = Signature::from_bytes(&[7u8; 64]);
+    raw.send_gossip(
+        victim,
+        encode(&GossipMessage::Announce {
+            topic: topic(),
+            ids: vec![forged.id()],
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    wait_until(T, "node 0 to request the announced id", || async {
+        cluster
+            .scrape(1)
+            .await
+            .unwrap()
+            .get("icn_gossip_requests_received_total")
+            >= 1.0
+    })
+    .await
+    .unwrap();
+    raw.send_gossip(
+        victim,
+        encode(&GossipMessage::Response {
+            entries: vec![forged],
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    // 3. Bytes that are no gossip message at all.
+    raw.send_gossip(victim, vec![0xFF; 40]).unwrap();
+
+    wait_until(T, "all three rejections counted", || async {
+        let page = cluster.scrape(0).await.unwrap();
+        let reason = |r| {
+            page.value_with("icn_gossip_entries_rejected_total", &[("reason", r)])
+                .unwrap_or(0.0)
+        };
+        reason("unsolicited") >= 1.0 && reason("bad_signature") >= 1.0 && reason("malformed") >= 1.0
+    })
+    .await
+    .unwrap();
+    assert_eq!(entries(&cluster, 0).await, 0, "a forged entry was stored");
+
+    // Honest traffic still flows both ways.
+    cluster
+        .node(1)
+        .gossip()
+        .unwrap()
+        .publish(topic(), b"honest".to_vec())
+        .await
+        .unwrap();
+    wait_until(T, "honest entry delivered", || async {
+        entries(&cluster, 0).await == 1
+    })
+    .await
+    .unwrap();
+    cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn anti_entropy_rounds_and_bytes_are_counted_and_slow_subscribers_lag() {
+    let cluster = Cluster::start_with(2, Topology::Line, |_, c| {
+        c.gossip.topics = vec!["news".into()];
+        c.gossip.anti_entropy_interval = Duration::from_millis(200);
+    })
+    .await
+    .unwrap();
+    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
+        .await
+        .unwrap();
+    wait_until(T, "reconciliation rounds both ways", || async {
+        let (a, b) = (
+            cluster.scrape(0).await.unwrap(),
+            cluster.scrape(1).await.unwrap(),
+        );
+        a.get("icn_gossip_anti_entropy_rounds_total")
+            + b.get("icn_gossip_anti_entropy_rounds_total")
+            >= 2.0
+            && a.get("icn_gossip_anti_entropy_bytes_total") > 0.0
+            && b.get("icn_gossip_anti_entropy_bytes_total") > 0.0
+    })
+    .await
+    .unwrap();
+
+    // A subscriber that never reads: its buffer (1024) overflows and the loss is counted.
+    let gossip = cluster.node(0).gossip().unwrap().clone();
+    let mut slow = gossip.subscribe(topic()).await.unwrap();
+    for i in 0..1100u32 {
+        gossip
+            .publish(topic(), i.to_be_bytes().to_vec())
+            .await
+            .unwrap();
+    }
+    match slow.next().await {
+        Some(icn_gossip::SubscriptionEvent::Lagged(missed)) => assert_eq!(missed, 1100 - 1024),
+        other => panic!("expected a lag notice, got {other:?}"),
+    }
+    let page = cluster.scrape(0).await.unwrap();
+    assert_eq!(page.get("icn_gossip_subscriber_lagged_total"), 76.0);
+    assert_eq!(page.get("icn_gossip_entries_published_total"), 1100.0);
+    cluster.shutdown().await.unwrap();
+}

@@ -119,3 +119,162 @@ async fn four_nodes_pay_each_other_through_a_partition_and_agree() {
     assert_eq!(expected.values().sum::<i64>(), 0);
     cluster.shutdown().await.unwrap();
 }
+
+/// Signs `op` with `key` and hands it to gossip on `icn/ledger` from node `via`, as a peer would.
+async fn inject(cluster: &Cluster, via: usize, key: &icn_identity::Keypair, op: icn_ledger::Op) {
+    let signed = op.sign(key);
+    cluster
+        .node(via)
+        .gossip()
+        .unwrap()
+        .publish(
+            icn_gossip::Topic::new(icn_ledger::LEDGER_TOPIC).unwrap(),
+            signed.encode(),
+        )
+        .await
+        .unwrap();
+}
+
+fn transfer(from: Did, to: Did, amount: u64, seq: u64, timestamp_ms: u64) -> icn_ledger::Op {
+    icn_ledger::Op::Transfer(icn_ledger::Transfer {
+        currency: icn_ledger::CurrencyCode::new("HOUR").unwrap(),
+        from,
+        to,
+        amount,
+        seq,
+        timestamp_ms,
+        memo: String::new(),
+    })
+}
+
+#[tokio::test]
+async fn hostile_ops_are_counted_by_reason() {
+    use icn_identity::Keypair;
+    let cluster = Cluster::start(2, Topology::Line).await.unwrap();
+    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
+        .await
+        .unwrap();
+    let l0 = cluster.node(0).ledger().unwrap().clone();
+    l0.create_currency("HOUR", 50).await.unwrap();
+    let created = l0.history(None).await.unwrap()[0].op.op.timestamp_ms();
+    let now = created + 1_000;
+    let sink = cluster.did(0);
+    let (over, equiv, gap, late) = (
+        Keypair::generate(),
+        Keypair::generate(),
+        Keypair::generate(),
+        Keypair::generate(),
+    );
+    // Overspend: 100 against a limit of 50.
+    inject(&cluster, 1, &over, transfer(over.did(), sink, 100, 1, now)).await;
+    // Equivocation: two transfers with the same seq.
+    inject(
+        &cluster,
+        1,
+        &equiv,
+        transfer(equiv.did(), sink, 5, 1, now + 1),
+    )
+    .await;
+    inject(
+        &cluster,
+        1,
+        &equiv,
+        transfer(equiv.did(), sink, 6, 1, now + 2),
+    )
+    .await;
+    // A seq gap: pending until seq 1 and 2 show up.
+    inject(&cluster, 1, &gap, transfer(gap.did(), sink, 1, 3, now + 3)).await;
+    // An op older than what the ledger already folded: a replay.
+    inject(
+        &cluster,
+        1,
+        &late,
+        transfer(late.did(), sink, 2, 1, created + 1),
+    )
+    .await;
+    // Not an op at all.
+    cluster
+        .node(1)
+        .gossip()
+        .unwrap()
+        .publish(
+            icn_gossip::Topic::new(icn_ledger::LEDGER_TOPIC).unwrap(),
+            b"not an op".to_vec(),
+        )
+        .await
+        .unwrap();
+
+    wait_until(T, "node 0 to fold everything", || async {
+        let page = cluster.scrape(0).await.unwrap();
+        let reason = |r| {
+            page.value_with("icn_ledger_transactions_rejected_total", &[("reason", r)])
+                .unwrap_or(0.0)
+        };
+        reason("over_limit") == 1.0
+            && reason("equivocation") == 1.0
+            && reason("bad_seq") == 1.0
+            && reason("malformed") == 1.0
+            && page.get("icn_ledger_equivocations_total") == 1.0
+            && page.get("icn_ledger_replays_total") >= 1.0
+            && page.get("icn_ledger_pending_ops") == 1.0
+            // equivocation winner + the late transfer
+            && page.get("icn_ledger_transactions_total") == 2.0
+    })
+    .await
+    .unwrap();
+    let page = cluster.scrape(0).await.unwrap();
+    assert!(
+        page.histogram("icn_ledger_apply_duration_seconds")
+            .unwrap()
+            .count
+            >= 1.0
+    );
+    assert_eq!(page.get("icn_ledger_accounts_total"), 3.0);
+    // Both nodes agree on the outcome.
+    wait_until(T, "digests agree", || async {
+        cluster.node(0).ledger().unwrap().digest().await.unwrap()
+            == cluster.node(1).ledger().unwrap().digest().await.unwrap()
+    })
+    .await
+    .unwrap();
+    cluster.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn graceful_restart_keeps_every_acknowledged_op() {
+    let mut cluster = Cluster::start(2, Topology::Line).await.unwrap();
+    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
+        .await
+        .unwrap();
+    let l1 = cluster.node(1).ledger().unwrap().clone();
+    l1.create_currency("HOUR", 100).await.unwrap();
+    let to = cluster.did(0);
+    for amount in 1..=10 {
+        l1.pay("HOUR", to, amount, format!("#{amount}"))
+            .await
+            .unwrap();
+    }
+    let before = l1.digest().await.unwrap();
+    assert_eq!(before.applied_transfers, 10);
+    cluster.restart(1).await.unwrap();
+    let after = cluster.node(1).ledger().unwrap().digest().await.unwrap();
+    assert_eq!(after, before);
+    let balance = cluster
+        .node(1)
+        .ledger()
+        .unwrap()
+        .balances(Some("HOUR".into()), None)
+        .await
+        .unwrap();
+    assert_eq!(balance[0].balance, -55);
+    // The restarted node goes on with the next seq.
+    let (_, seq) = cluster
+        .node(1)
+        .ledger()
+        .unwrap()
+        .pay("HOUR", to, 1, String::new())
+        .await
+        .unwrap();
+    assert_eq!(seq, 11);
+    cluster.shutdown().await.unwrap();
+}
