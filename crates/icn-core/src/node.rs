@@ -76,6 +76,7 @@ impl NodeStatus for NodeState {
             .set(self.started.elapsed().as_secs_f64());
         // Lossless for any realistic number of tasks.
         system.actors_active.set(self.supervisor.running() as f64);
+        self.metrics.collect_process();
     }
 
     fn health(&self) -> HealthReport {

@@ -27,6 +27,8 @@ pub const LEDGER_TOPIC: &str = "icn/ledger";
 /// Buffered remote ops folded per batch.
 const BATCH: usize = 512;
 const COMMAND_CAPACITY: usize = 1024;
+/// How often `icn_ledger_state_digest_prefix` is recomputed when the state changed.
+const DIGEST_GAUGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Errors reported to callers.
 #[derive(Debug, thiserror::Error)]
@@ -253,6 +255,8 @@ pub struct LedgerActor {
     commands: mpsc::Receiver<Command>,
     metrics: LedgerMetrics,
     last: LedgerStats,
+    /// The state changed since `icn_ledger_state_digest_prefix` was last computed.
+    digest_dirty: bool,
 }
 
 fn label(kind: RejectKind) -> LedgerRejectReason {
@@ -341,7 +345,7 @@ impl LedgerActor {
         }
         let (tx, commands) = mpsc::channel(COMMAND_CAPACITY);
         let last = core.stats();
-        let actor = Self {
+        let mut actor = Self {
             core,
             keypair,
             store,
@@ -351,16 +355,26 @@ impl LedgerActor {
             commands,
             metrics,
             last,
+            digest_dirty: false,
         };
         actor.update_gauges();
+        actor.publish_digest_prefix();
         Ok((actor, LedgerHandle { commands: tx, me }))
     }
 
     /// Runs until `shutdown` is cancelled or gossip stops.
     pub async fn run(mut self, shutdown: CancellationToken) {
+        // The digest walks the whole state: refresh its gauge at most once per interval.
+        let mut digest_tick = tokio::time::interval(DIGEST_GAUGE_INTERVAL);
+        digest_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                _ = digest_tick.tick() => {
+                    if self.digest_dirty {
+                        self.publish_digest_prefix();
+                    }
+                }
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command).await,
                     None => break,
@@ -586,7 +600,19 @@ impl LedgerActor {
         });
     }
 
+    fn publish_digest_prefix(&mut self) {
+        let digest = self.core.state_digest();
+        let mut prefix = [0u8; 8];
+        prefix[2..].copy_from_slice(&digest[..6]);
+        // 48 bits fit an f64 exactly.
+        self.metrics
+            .state_digest_prefix
+            .set(u64::from_be_bytes(prefix) as f64);
+        self.digest_dirty = false;
+    }
+
     fn update_metrics(&mut self) {
+        self.digest_dirty = true;
         let stats = self.core.stats();
         let last = &self.last;
         self.metrics.transactions.increment(

@@ -99,6 +99,17 @@ pub mod names {
     pub const LEDGER_APPLY_DURATION_SECONDS: &str = "icn_ledger_apply_duration_seconds";
     pub const LEDGER_PENDING_OPS: &str = "icn_ledger_pending_ops";
 
+    pub const LEDGER_STATE_DIGEST_PREFIX: &str = "icn_ledger_state_digest_prefix";
+
+    pub const PROCESS_CPU_SECONDS_TOTAL: &str = "process_cpu_seconds_total";
+    pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
+    pub const PROCESS_VIRTUAL_MEMORY_BYTES: &str = "process_virtual_memory_bytes";
+    pub const PROCESS_VIRTUAL_MEMORY_MAX_BYTES: &str = "process_virtual_memory_max_bytes";
+    pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+    pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+    pub const PROCESS_THREADS: &str = "process_threads";
+    pub const PROCESS_START_TIME_SECONDS: &str = "process_start_time_seconds";
+
     pub const LEDGER_TRANSACTIONS_TOTAL: &str = "icn_ledger_transactions_total";
     pub const LEDGER_ACCOUNTS_TOTAL: &str = "icn_ledger_accounts_total";
     pub const LEDGER_CURRENCIES_TOTAL: &str = "icn_ledger_currencies_total";
@@ -488,6 +499,12 @@ pub const CATALOGUE: &[MetricDef] = &[
         "Held ops that are rejected for now but could apply if missing ops arrive (seq gaps, unknown currency).",
         "ledger",
     ),
+    gauge(
+        names::LEDGER_STATE_DIGEST_PREFIX,
+        None,
+        "First 48 bits of the ledger state digest as an integer; equal on nodes holding the same ops.",
+        "ledger",
+    ),
     // RPC.
     labelled(
         counter(
@@ -550,6 +567,55 @@ pub const CATALOGUE: &[MetricDef] = &[
             name: "actor",
             values: Actor::VALUES,
         }],
+    ),
+    // Process (the metrics-process collector, refreshed with the gauges).
+    counter(
+        names::PROCESS_CPU_SECONDS_TOTAL,
+        SECONDS,
+        "User and system CPU time of the process, in whole seconds.",
+        "process collector",
+    ),
+    gauge(
+        names::PROCESS_RESIDENT_MEMORY_BYTES,
+        BYTES,
+        "Resident memory of the process.",
+        "process collector",
+    ),
+    gauge(
+        names::PROCESS_VIRTUAL_MEMORY_BYTES,
+        BYTES,
+        "Virtual memory of the process.",
+        "process collector",
+    ),
+    gauge(
+        names::PROCESS_VIRTUAL_MEMORY_MAX_BYTES,
+        BYTES,
+        "Maximum virtual memory the process may use.",
+        "process collector",
+    ),
+    gauge(
+        names::PROCESS_OPEN_FDS,
+        COUNT,
+        "Open file descriptors.",
+        "process collector",
+    ),
+    gauge(
+        names::PROCESS_MAX_FDS,
+        COUNT,
+        "Limit on open file descriptors.",
+        "process collector",
+    ),
+    gauge(
+        names::PROCESS_THREADS,
+        COUNT,
+        "Threads of the process.",
+        "process collector",
+    ),
+    gauge(
+        names::PROCESS_START_TIME_SECONDS,
+        SECONDS,
+        "Start time of the process since the Unix epoch.",
+        "process collector",
     ),
     labelled(
         gauge(
@@ -620,7 +686,11 @@ mod tests {
         let mut seen = HashSet::new();
         for def in CATALOGUE {
             assert!(seen.insert(def.name), "{} declared twice", def.name);
-            assert!(def.name.starts_with("icn_"), "{}", def.name);
+            assert!(
+                def.name.starts_with("icn_") || def.name.starts_with("process_"),
+                "{}",
+                def.name
+            );
             assert!(
                 def.name
                     .bytes()
@@ -656,6 +726,9 @@ mod tests {
             }
             if def.unit == Some(Unit::Seconds) && def.kind != MetricKind::Counter {
                 assert!(def.name.ends_with("_seconds"), "{}", def.name);
+            }
+            if def.unit == Some(Unit::Seconds) && def.kind == MetricKind::Counter {
+                assert!(def.name.ends_with("_seconds_total"), "{}", def.name);
             }
         }
     }

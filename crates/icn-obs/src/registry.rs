@@ -123,6 +123,8 @@ pub struct LedgerMetrics {
     pub apply_duration: Histogram,
     /// Pending ops.
     pub pending_ops: Gauge,
+    /// First 48 bits of the state digest.
+    pub state_digest_prefix: Gauge,
 }
 
 /// Process-level node metrics (`icn_system_*`).
@@ -146,6 +148,7 @@ pub struct NodeMetrics {
 
 struct Inner {
     recorder: PrometheusRecorder,
+    process: metrics_process::Collector,
     handle: PrometheusHandle,
     network: NetworkMetrics,
     gossip: GossipMetrics,
@@ -233,6 +236,7 @@ impl NodeMetrics {
             replays: counter(r, names::LEDGER_REPLAYS_TOTAL),
             apply_duration: histogram(r, names::LEDGER_APPLY_DURATION_SECONDS),
             pending_ops: gauge(r, names::LEDGER_PENDING_OPS),
+            state_digest_prefix: gauge(r, names::LEDGER_STATE_DIGEST_PREFIX),
         };
         let system = SystemMetrics {
             uptime_seconds: gauge(r, names::SYSTEM_UPTIME_SECONDS),
@@ -243,6 +247,7 @@ impl NodeMetrics {
         Ok(Self {
             inner: Arc::new(Inner {
                 recorder,
+                process: metrics_process::Collector::default(),
                 handle,
                 network,
                 gossip,
@@ -299,6 +304,13 @@ impl NodeMetrics {
     /// periodically, samples recorded between scrapes accumulate without bound.
     pub fn run_upkeep(&self) {
         self.inner.handle.run_upkeep();
+    }
+
+    /// Reads the process's CPU, memory, file descriptors and threads into this node's
+    /// `process_*` series (cheap: a few reads of the OS's process accounting).
+    pub fn collect_process(&self) {
+        let inner = &self.inner;
+        metrics::with_local_recorder(&inner.recorder, || inner.process.collect());
     }
 
     /// Runs `f` with this node's recorder installed as the thread-local recorder, so code that only

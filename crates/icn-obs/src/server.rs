@@ -75,6 +75,7 @@ impl MetricsServer {
             .route(&config.path, get(metrics_handler))
             .route("/health", get(health_handler))
             .route("/ready", get(ready_handler))
+            .route("/healthz", get(liveness_handler))
             .fallback(not_found)
             .with_state(state);
         Ok(Self {
@@ -128,6 +129,11 @@ async fn ready_handler(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, axum::Json(readiness)).into_response()
+}
+
+/// Liveness: the process answers HTTP. Says nothing about peers or storage (that is `/ready`).
+async fn liveness_handler() -> &'static str {
+    "ok\n"
 }
 
 async fn not_found() -> Response {

@@ -278,3 +278,37 @@ async fn graceful_restart_keeps_every_acknowledged_op() {
     assert_eq!(seq, 11);
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn digest_prefix_gauge_matches_the_digest_on_every_node() {
+    let cluster = Cluster::start(2, Topology::Line).await.unwrap();
+    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
+        .await
+        .unwrap();
+    let l0 = cluster.node(0).ledger().unwrap().clone();
+    l0.create_currency("HOUR", 10).await.unwrap();
+    l0.pay("HOUR", cluster.did(1), 3, String::new())
+        .await
+        .unwrap();
+    let digest = l0.digest().await.unwrap().digest;
+    let mut prefix = [0u8; 8];
+    prefix[2..].copy_from_slice(&digest[..6]);
+    let expected = u64::from_be_bytes(prefix) as f64;
+    wait_until(T, "both gauges show the digest", || async {
+        cluster
+            .scrape(0)
+            .await
+            .unwrap()
+            .get("icn_ledger_state_digest_prefix")
+            == expected
+            && cluster
+                .scrape(1)
+                .await
+                .unwrap()
+                .get("icn_ledger_state_digest_prefix")
+                == expected
+    })
+    .await
+    .unwrap();
+    cluster.shutdown().await.unwrap();
+}

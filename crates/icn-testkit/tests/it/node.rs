@@ -198,3 +198,31 @@ async fn port_in_use_is_a_clear_error() {
     assert!(message.contains("in use"), "{message}");
     first.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn process_metrics_and_liveness() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(config(&dir), None).await.unwrap();
+    let addr = node.metrics_addr().unwrap();
+    let page = scrape(addr).await.unwrap();
+    let rss = page.get("process_resident_memory_bytes");
+    assert!(rss > 1_000_000.0, "resident memory {rss}");
+    assert!(page.get("process_threads") >= 2.0);
+    assert!(page.get("process_open_fds") >= 3.0);
+    assert!(page.get("process_max_fds") >= page.get("process_open_fds"));
+    let start = page.get("process_start_time_seconds");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        start > now - 3600.0 && start <= now + 1.0,
+        "start time {start}"
+    );
+    assert_eq!(page.type_of("process_cpu_seconds_total"), Some("counter"));
+    let live = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    node.shutdown().await.unwrap();
+}
