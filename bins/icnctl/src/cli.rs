@@ -2,8 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Control a running ICN node through its local RPC API.
 #[derive(Debug, Parser)]
@@ -114,6 +115,44 @@ pub enum Command {
     /// Inspect the ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Watch nodes live: peers, message and entry rates, ledger transfers and digest agreement,
+    /// RPC p99, memory (read from their /metrics pages). q, Esc or Ctrl-C quits.
+    Top(TopArgs),
+}
+
+/// `icnctl top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Metrics addresses to watch, comma-separated: host:port or http://host:port/metrics
+    /// (default: the address in DIR/metrics.addr).
+    #[arg(long, value_name = "ADDR,...", value_delimiter = ',')]
+    pub nodes: Vec<String>,
+
+    /// Time between scrapes.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: Duration,
+
+    /// Print one frame as text and exit (two scrapes INTERVAL apart, so rates exist); with
+    /// --json, the numbers as JSON.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Width of the --once frame, in columns.
+    #[arg(long, value_name = "N", default_value_t = 120, value_parser = clap::value_parser!(u16).range(1..))]
+    pub width: u16,
+
+    /// Height of the --once frame, in lines.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..))]
+    pub height: u16,
+}
+
+/// A humantime duration (`1s`, `500ms`) greater than zero.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(interval) if interval.is_zero() => Err("must be more than zero".into()),
+        Ok(interval) => Ok(interval),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// `icnctl currency ...`.
@@ -223,5 +262,45 @@ mod tests {
         ));
         // A negative amount is refused by the command line already.
         assert!(Cli::try_parse_from(["icnctl", "pay", "HOUR", "did:icn:x", "-5"]).is_err());
+    }
+
+    #[test]
+    fn top_takes_nodes_an_interval_and_a_frame_size() {
+        let cli = Cli::try_parse_from([
+            "icnctl",
+            "top",
+            "--nodes",
+            "127.0.0.1:9090,127.0.0.1:9091",
+            "--nodes",
+            "http://h:1/metrics",
+            "--interval",
+            "250ms",
+            "--once",
+            "--json",
+        ]);
+        let Ok(Cli {
+            json: true,
+            command: Command::Top(args),
+            ..
+        }) = cli
+        else {
+            panic!("parse failed: {cli:?}");
+        };
+        assert_eq!(
+            args.nodes,
+            ["127.0.0.1:9090", "127.0.0.1:9091", "http://h:1/metrics"]
+        );
+        assert_eq!(args.interval, Duration::from_millis(250));
+        assert!(args.once);
+        assert_eq!((args.width, args.height), (120, 30));
+
+        let defaults = Cli::try_parse_from(["icnctl", "top"]).map(|c| c.command);
+        assert!(matches!(
+            defaults,
+            Ok(Command::Top(TopArgs { ref nodes, interval, once: false, .. }))
+                if nodes.is_empty() && interval == Duration::from_secs(1)
+        ));
+        assert!(Cli::try_parse_from(["icnctl", "top", "--interval", "0s"]).is_err());
+        assert!(Cli::try_parse_from(["icnctl", "top", "--width", "0"]).is_err());
     }
 }

@@ -15,6 +15,10 @@ use crate::output;
 /// # Errors
 /// When the node cannot be reached or refuses the call; the message is meant for the operator.
 pub async fn run(cli: &Cli) -> anyhow::Result<()> {
+    // `top` reads metrics pages, not the control API: it needs no RPC address or token.
+    if let Command::Top(args) = &cli.command {
+        return crate::top::run(cli, args).await;
+    }
     let client = RpcClient::from_data_dir(&cli.data_dir, cli.rpc_addr, cli.token_file.as_deref())?;
     let json = cli.json;
     match &cli.command {
@@ -81,6 +85,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             let digest = client.ledger_digest().await?;
             render(json, &digest, output::digest)
         }
+        Command::Top(args) => crate::top::run(cli, args).await,
     }
 }
 

@@ -3,7 +3,8 @@
 //! The node's data directory is all it needs: the API address is read from `rpc.addr` and the
 //! token from `rpc.token` there (both overridable). Commands: node (`status`, `peers`, `dial`),
 //! gossip (`publish`, `entries`, `subscribe`, `unsubscribe`, `topics`) and ledger (`currency
-//! create`, `credit-limit set`, `pay`, `balance`, `history`, `ledger digest`). Human-readable
+//! create`, `credit-limit set`, `pay`, `balance`, `history`, `ledger digest`), plus `top`, a
+//! live terminal view of one or many nodes read from their `/metrics` pages. Human-readable
 //! output by default, the API's JSON with `--json` (NDJSON for the entries `subscribe` streams).
 //! Any failure prints `icnctl: error: <message>` on stderr and exits 1.
 //!
@@ -13,10 +14,12 @@
 //!   keeps printing streamed entries until Ctrl-C).
 //! - [`output`]: human-readable rendering (key/value lines, aligned tables, entry lines, times,
 //!   durations).
+//! - [`top`]: `icnctl top` (scraping, a pure model of rates and agreement, ratatui rendering).
 
 mod cli;
 mod commands;
 mod output;
+mod top;
 
 use std::process::ExitCode;
 

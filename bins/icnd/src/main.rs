@@ -65,6 +65,20 @@ struct RunArgs {
     /// Gauge refresh interval, e.g. 10s [env: ICN_METRICS_REFRESH_INTERVAL].
     #[arg(long, value_parser = humantime::parse_duration)]
     metrics_refresh_interval: Option<Duration>,
+    /// File holding the bearer token scrapers must send (mode 0600) [env: ICN_METRICS_TOKEN_FILE].
+    #[arg(long)]
+    metrics_token_file: Option<PathBuf>,
+    /// Also require the token on /health and /ready (/healthz stays open)
+    /// [env: ICN_METRICS_AUTH_ALL].
+    #[arg(long)]
+    metrics_auth_all: bool,
+    /// PEM certificate chain: serve metrics over HTTPS (with --metrics-tls-key)
+    /// [env: ICN_METRICS_TLS_CERT].
+    #[arg(long)]
+    metrics_tls_cert: Option<PathBuf>,
+    /// PEM private key for --metrics-tls-cert [env: ICN_METRICS_TLS_KEY].
+    #[arg(long)]
+    metrics_tls_key: Option<PathBuf>,
     /// Log format: pretty or json [env: ICN_LOG_FORMAT].
     #[arg(long)]
     log_format: Option<LogFormat>,
@@ -95,6 +109,10 @@ impl RunArgs {
             metrics_path: self.metrics_path.clone(),
             no_metrics: self.no_metrics,
             metrics_refresh_interval: self.metrics_refresh_interval,
+            metrics_token_file: self.metrics_token_file.clone(),
+            metrics_auth_all: self.metrics_auth_all,
+            metrics_tls_cert: self.metrics_tls_cert.clone(),
+            metrics_tls_key: self.metrics_tls_key.clone(),
             log_format: self.log_format,
             log_level: self.log_level.clone(),
             listen: self.listen,

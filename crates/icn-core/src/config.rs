@@ -105,6 +105,16 @@ pub struct MetricsConfig {
     /// before each scrape.
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
+    /// File holding the bearer token scrapers must send (read at start; `0600` expected). Unset:
+    /// no token, which is fine on loopback but not on a shared network.
+    pub token_file: Option<PathBuf>,
+    /// Also require the token on `/health` and `/ready` (default false: probes stay simple).
+    /// `/healthz` is always open. Needs `token_file`.
+    pub auth_all: bool,
+    /// PEM certificate chain for HTTPS; set together with `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS; set together with `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for MetricsConfig {
@@ -114,6 +124,23 @@ impl Default for MetricsConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
             path: "/metrics".to_string(),
             refresh_interval: Duration::from_secs(10),
+            token_file: None,
+            auth_all: false,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The HTTPS files, when both are set.
+    pub fn tls_files(&self) -> Option<icn_obs::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(icn_obs::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
         }
     }
 }
@@ -142,6 +169,14 @@ pub struct ConfigOverrides {
     pub no_metrics: bool,
     /// `--metrics-refresh-interval`.
     pub metrics_refresh_interval: Option<Duration>,
+    /// `--metrics-token-file`.
+    pub metrics_token_file: Option<PathBuf>,
+    /// `--metrics-auth-all` (sets `metrics.auth_all = true`).
+    pub metrics_auth_all: bool,
+    /// `--metrics-tls-cert`.
+    pub metrics_tls_cert: Option<PathBuf>,
+    /// `--metrics-tls-key`.
+    pub metrics_tls_key: Option<PathBuf>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
     /// `--log-level`.
@@ -177,6 +212,15 @@ const ENV_TABLE: &[(&str, &str, &str, EnvKind)] = &[
         "refresh_interval",
         EnvKind::Str,
     ),
+    (
+        "ICN_METRICS_TOKEN_FILE",
+        "metrics",
+        "token_file",
+        EnvKind::Str,
+    ),
+    ("ICN_METRICS_AUTH_ALL", "metrics", "auth_all", EnvKind::Bool),
+    ("ICN_METRICS_TLS_CERT", "metrics", "tls_cert", EnvKind::Str),
+    ("ICN_METRICS_TLS_KEY", "metrics", "tls_key", EnvKind::Str),
     ("ICN_LOG_FORMAT", "log", "format", EnvKind::Str),
     ("ICN_LOG_LEVEL", "log", "level", EnvKind::Str),
     ("ICN_NETWORK_LISTEN", "network", "listen", EnvKind::Addr),
@@ -222,6 +266,10 @@ pub const ENV_VARS: &[&str] = &[
     "ICN_METRICS_ADDR",
     "ICN_METRICS_PATH",
     "ICN_METRICS_REFRESH_INTERVAL",
+    "ICN_METRICS_TOKEN_FILE",
+    "ICN_METRICS_AUTH_ALL",
+    "ICN_METRICS_TLS_CERT",
+    "ICN_METRICS_TLS_KEY",
     "ICN_LOG_FORMAT",
     "ICN_LOG_LEVEL",
     "ICN_NETWORK_LISTEN",
@@ -309,6 +357,18 @@ impl NodeConfig {
         if let Some(v) = o.metrics_refresh_interval {
             self.metrics.refresh_interval = v;
         }
+        if let Some(v) = &o.metrics_token_file {
+            self.metrics.token_file = Some(v.clone());
+        }
+        if o.metrics_auth_all {
+            self.metrics.auth_all = true;
+        }
+        if let Some(v) = &o.metrics_tls_cert {
+            self.metrics.tls_cert = Some(v.clone());
+        }
+        if let Some(v) = &o.metrics_tls_key {
+            self.metrics.tls_key = Some(v.clone());
+        }
         if let Some(v) = o.log_format {
             self.log.format = v;
         }
@@ -337,6 +397,21 @@ impl NodeConfig {
                 "metrics.path {:?} must start with '/'",
                 self.metrics.path
             )));
+        }
+        match (&self.metrics.tls_cert, &self.metrics.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(CoreError::Config(
+                    "metrics.tls_cert and metrics.tls_key must be set together \
+                     (--metrics-tls-cert/--metrics-tls-key, ICN_METRICS_TLS_CERT/ICN_METRICS_TLS_KEY)"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.metrics.auth_all && self.metrics.token_file.is_none() {
+            return Err(CoreError::Config(
+                "metrics.auth_all needs metrics.token_file (--metrics-token-file)".into(),
+            ));
         }
         self.network.validate().map_err(CoreError::Config)?;
         for topic in &self.gossip.topics {

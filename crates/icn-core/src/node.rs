@@ -10,7 +10,7 @@ use icn_identity::{Did, Keypair};
 use icn_ledger::{LedgerActor, LedgerHandle, LedgerStore};
 use icn_net::{NetworkActor, NetworkHandle};
 use icn_obs::health::ActorCounts;
-use icn_obs::labels::Actor;
+use icn_obs::labels::{Actor, LabelValue, LogLevel};
 use icn_obs::{
     HealthReport, HealthStatus, MetricsServer, MetricsServerConfig, NodeMetrics, NodeStatus,
     Readiness,
@@ -77,6 +77,25 @@ impl NodeStatus for NodeState {
         // Lossless for any realistic number of tasks.
         system.actors_active.set(self.supervisor.running() as f64);
         self.metrics.collect_process();
+        let depth = &system.mailbox_depth;
+        if let Some(network) = &self.network {
+            depth
+                .get(Actor::Network)
+                .set(network.mailbox_depth() as f64);
+            let gossip = self.gossip.as_ref().map_or(0, GossipHandle::mailbox_depth);
+            depth
+                .get(Actor::Gossip)
+                .set((network.events_depth() + gossip) as f64);
+        }
+        if let Some(ledger) = self.ledger.get() {
+            depth.get(Actor::Ledger).set(ledger.mailbox_depth() as f64);
+        }
+        for level in LogLevel::ALL {
+            system
+                .log_messages
+                .get(*level)
+                .absolute(icn_obs::logging::log_count(*level));
+        }
     }
 
     fn health(&self) -> HealthReport {
@@ -138,7 +157,7 @@ impl Node {
     ///
     /// # Errors
     /// [`CoreError::Io`] when the data directory cannot be created, [`CoreError::Obs`] when the
-    /// metrics listener cannot bind.
+    /// metrics listener cannot bind or its token or TLS files cannot be used.
     pub async fn start(config: NodeConfig, identity: Option<Keypair>) -> Result<Self, CoreError> {
         let started = Instant::now();
         create_data_dir(&config.data_dir)?;
@@ -219,10 +238,14 @@ impl Node {
             let server_config = MetricsServerConfig {
                 addr: config.metrics.addr,
                 path: config.metrics.path.clone(),
+                token_file: config.metrics.token_file.clone(),
+                auth_all: config.metrics.auth_all,
+                tls: config.metrics.tls_files(),
             };
             let server =
                 MetricsServer::bind(&server_config, metrics.clone(), state.clone()).await?;
             let addr = server.local_addr();
+            let (tls, token) = (server.is_tls(), server.is_authenticated());
             write_runtime_file(&config.data_dir, METRICS_ADDR_FILE, &addr.to_string())?;
             let stop = supervisor.shutdown_token();
             supervisor.spawn_task(async move {
@@ -230,14 +253,15 @@ impl Node {
                     tracing::error!(error = %e, "metrics listener failed");
                 }
             });
-            tracing::info!(addr = %addr, path = %config.metrics.path, "serving metrics");
+            tracing::info!(addr = %addr, path = %config.metrics.path, tls, token, "serving metrics");
             Some(addr)
         } else {
             tracing::info!("metrics listener disabled");
             None
         };
 
-        let rpc_addr = if config.rpc.enabled {
+        // Bound now (a port clash fails start-up), served once the actors it drives run.
+        let rpc_server = if config.rpc.enabled {
             let token = RpcToken::generate();
             token
                 .write_to(&config.data_dir)
@@ -250,22 +274,7 @@ impl Node {
             });
             let server =
                 RpcServer::bind(config.rpc.addr, token, metrics.rpc().clone(), backend).await?;
-            let addr = server.local_addr();
-            icn_rpc::write_addr_file(&config.data_dir, addr).map_err(|e| CoreError::Io {
-                path: config.data_dir.join(icn_rpc::ADDR_FILE),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-            let stop = supervisor.shutdown_token();
-            let data_dir = config.data_dir.clone();
-            supervisor.spawn_task(async move {
-                if let Err(e) = server.serve(stop).await {
-                    tracing::error!(error = %e, "RPC listener failed");
-                }
-                // A stopped node leaves no stale address behind for icnctl.
-                let _ = std::fs::remove_file(data_dir.join(icn_rpc::ADDR_FILE));
-            });
-            tracing::info!(addr = %addr, "serving the control API");
-            Some(addr)
+            Some(server)
         } else {
             None
         };
@@ -291,6 +300,28 @@ impl Node {
             let handle = actors.network_handle;
             tracing::info!(did = %handle.did(), addr = %handle.local_addr(), "node started");
         }
+
+        let rpc_addr = match rpc_server {
+            Some(server) => {
+                let addr = server.local_addr();
+                icn_rpc::write_addr_file(&config.data_dir, addr).map_err(|e| CoreError::Io {
+                    path: config.data_dir.join(icn_rpc::ADDR_FILE),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+                let stop = supervisor.shutdown_token();
+                let data_dir = config.data_dir.clone();
+                supervisor.spawn_task(async move {
+                    if let Err(e) = server.serve(stop).await {
+                        tracing::error!(error = %e, "RPC listener failed");
+                    }
+                    // A stopped node leaves no stale address behind for icnctl.
+                    let _ = std::fs::remove_file(data_dir.join(icn_rpc::ADDR_FILE));
+                });
+                tracing::info!(addr = %addr, "serving the control API");
+                Some(addr)
+            }
+            None => None,
+        };
 
         spawn_refresh_task(&supervisor, state.clone(), config.metrics.refresh_interval);
         state.refresh_gauges();

@@ -196,6 +196,11 @@ impl GossipHandle {
         Ok(self.store.entries(topic, limit)?)
     }
 
+    /// Commands waiting for the gossip actor.
+    pub fn mailbox_depth(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
+    }
+
     /// Topics this node has joined (from the store).
     ///
     /// # Errors

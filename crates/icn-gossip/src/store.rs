@@ -198,24 +198,7 @@ impl GossipStore {
     /// # Errors
     /// [`StoreError::Io`] or [`StoreError::Corrupt`].
     pub fn entries(&self, topic: &Topic, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
-        let index = tx.open_table(BY_TOPIC).map_err(|e| self.io(e))?;
-        let by_id = tx.open_table(ENTRIES).map_err(|e| self.io(e))?;
-        let name = topic.as_str();
-        let lower = (name, 0u64, &[0u8; 32]);
-        let upper = (name, u64::MAX, &[0xFFu8; 32]);
-        let mut out = Vec::new();
-        for row in index.range(lower..=upper).map_err(|e| self.io(e))? {
-            if out.len() >= limit {
-                break;
-            }
-            let (key, _) = row.map_err(|e| self.io(e))?;
-            let id = EntryId::from_bytes(*key.value().2);
-            if let Some(bytes) = by_id.get(id.as_bytes()).map_err(|e| self.io(e))? {
-                out.push(self.decode(id, bytes.value())?);
-            }
-        }
-        Ok(out)
+        self.topic_range(topic, limit, false)
     }
 
     /// The newest `limit` entries of `topic`, returned oldest first.
@@ -223,14 +206,32 @@ impl GossipStore {
     /// # Errors
     /// [`StoreError::Io`] or [`StoreError::Corrupt`].
     pub fn latest(&self, topic: &Topic, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let mut newest_first = self.topic_range(topic, limit, true)?;
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
+    /// Up to `limit` entries of `topic` in time order, or newest first when `newest_first`.
+    fn topic_range(
+        &self,
+        topic: &Topic,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<Entry>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.io(e))?;
         let index = tx.open_table(BY_TOPIC).map_err(|e| self.io(e))?;
         let by_id = tx.open_table(ENTRIES).map_err(|e| self.io(e))?;
         let name = topic.as_str();
         let lower = (name, 0u64, &[0u8; 32]);
         let upper = (name, u64::MAX, &[0xFFu8; 32]);
+        let range = index.range(lower..=upper).map_err(|e| self.io(e))?;
+        let rows: Box<dyn Iterator<Item = _>> = if newest_first {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
         let mut out = Vec::new();
-        for row in index.range(lower..=upper).map_err(|e| self.io(e))?.rev() {
+        for row in rows {
             if out.len() >= limit {
                 break;
             }
@@ -240,7 +241,6 @@ impl GossipStore {
                 out.push(self.decode(id, bytes.value())?);
             }
         }
-        out.reverse();
         Ok(out)
     }
 
@@ -286,5 +286,67 @@ impl GossipStore {
             }
         }
         tx.commit().map_err(|e| self.io(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use icn_identity::Keypair;
+
+    fn entry(key: &Keypair, topic: &Topic, ts: u64) -> Entry {
+        Entry::sign(key, topic.clone(), ts, ts.to_be_bytes().to_vec())
+    }
+
+    #[test]
+    fn entries_index_and_topics_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gossip.redb");
+        let key = Keypair::generate();
+        let (a, b) = (Topic::new("a").unwrap(), Topic::new("b").unwrap());
+        let batch: Vec<Entry> = (1..=5)
+            .map(|ts| entry(&key, &a, ts))
+            .chain([entry(&key, &b, 9)])
+            .collect();
+        {
+            let store = GossipStore::open(&path).unwrap();
+            store.put_batch(&batch).unwrap();
+            store.put_batch(&batch[..2]).unwrap(); // already stored: no duplicate index rows
+            store.set_topic(&a, true).unwrap();
+            store.set_topic(&b, true).unwrap();
+            store.set_topic(&b, false).unwrap();
+        }
+        let store = GossipStore::open(&path).unwrap();
+        assert_eq!(store.count().unwrap(), 6);
+        assert_eq!(store.index().unwrap().len(), 6);
+        assert_eq!(store.topics().unwrap(), vec![a.clone()]);
+        let oldest: Vec<u64> = store
+            .entries(&a, 2)
+            .unwrap()
+            .iter()
+            .map(|e| e.timestamp_ms)
+            .collect();
+        assert_eq!(oldest, vec![1, 2]);
+        let newest: Vec<u64> = store
+            .latest(&a, 2)
+            .unwrap()
+            .iter()
+            .map(|e| e.timestamp_ms)
+            .collect();
+        assert_eq!(newest, vec![4, 5]);
+        assert_eq!(store.get(&batch[5].id()).unwrap().as_ref(), Some(&batch[5]));
+        let some = store
+            .get_many(&[batch[0].id(), EntryId::from_bytes([0; 32]), batch[1].id()])
+            .unwrap();
+        assert_eq!(some, vec![batch[0].clone(), batch[1].clone()]);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gossip.redb");
+        std::fs::write(&path, b"this is not a redb file at all, just some bytes").unwrap();
+        let err = GossipStore::open(&path).err().unwrap().to_string();
+        assert!(err.contains("gossip.redb"), "{err}");
     }
 }

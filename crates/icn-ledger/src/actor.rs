@@ -141,6 +141,11 @@ impl LedgerHandle {
         self.call(|reply| Command::Local { op, reply }).await?
     }
 
+    /// Commands waiting for the ledger actor.
+    pub fn mailbox_depth(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
+    }
+
     /// This node's DID (the author of its ops).
     pub fn did(&self) -> Did {
         self.me

@@ -118,3 +118,46 @@ impl LedgerStore {
         table.len().map_err(|e| self.io(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CreateCurrency, CurrencyCode, Op};
+    use icn_identity::Keypair;
+
+    fn create(key: &Keypair, code: &str, ts: u64) -> SignedOp {
+        Op::CreateCurrency(CreateCurrency {
+            code: CurrencyCode::new(code).unwrap(),
+            issuer: key.did(),
+            default_credit_limit: 10,
+            timestamp_ms: ts,
+        })
+        .sign(key)
+    }
+
+    #[test]
+    fn ops_come_back_in_fold_order_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.redb");
+        let key = Keypair::generate();
+        let ops = vec![
+            create(&key, "C", 30),
+            create(&key, "A", 10),
+            create(&key, "B", 20),
+        ];
+        {
+            let store = LedgerStore::open(&path, 4096).unwrap();
+            store.put_batch(&ops).unwrap();
+            store.put_batch(&ops[..1]).unwrap(); // idempotent
+        }
+        let store = LedgerStore::open(&path, 4096).unwrap();
+        assert_eq!(store.count().unwrap(), 3);
+        let loaded: Vec<u64> = store
+            .load_all()
+            .unwrap()
+            .iter()
+            .map(|op| op.op.timestamp_ms())
+            .collect();
+        assert_eq!(loaded, vec![10, 20, 30]);
+    }
+}

@@ -30,6 +30,8 @@ use crate::{NetError, dial};
 const COMMAND_CAPACITY: usize = 256;
 /// Capacity of the tasks → actor channel.
 const INTERNAL_CAPACITY: usize = 1024;
+/// How often quinn's connection statistics are folded into the transport metrics.
+const TRANSPORT_STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the actor looks for peers to (re)dial.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -78,6 +80,9 @@ pub(crate) struct Shared {
     pub(crate) sessions: RwLock<HashMap<Did, Session>>,
     pub(crate) topics: RwLock<Vec<String>>,
     pub(crate) max_frame: usize,
+    pub(crate) metrics: NetworkMetrics,
+    /// The node's inbound channel (its depth is the gossip actor's mailbox depth).
+    pub(crate) events: mpsc::Sender<NetEvent>,
 }
 
 pub(crate) enum Command {
@@ -155,6 +160,8 @@ pub struct NetworkActor {
     internal: mpsc::Receiver<Internal>,
     book: AddressBook,
     blocked: HashSet<Did>,
+    /// Last (lost packets, congestion events) seen per connection, to count deltas.
+    transport_seen: HashMap<usize, (u64, u64)>,
 }
 
 impl NetworkActor {
@@ -190,6 +197,8 @@ impl NetworkActor {
             sessions: RwLock::new(HashMap::new()),
             topics: RwLock::new(topics),
             max_frame: config.max_frame_bytes,
+            metrics: metrics.clone(),
+            events: events.clone(),
         });
         let (command_tx, commands) = mpsc::channel(COMMAND_CAPACITY);
         let (internal_tx, internal) = mpsc::channel(INTERNAL_CAPACITY);
@@ -228,6 +237,7 @@ impl NetworkActor {
             internal,
             book,
             blocked: HashSet::new(),
+            transport_seen: HashMap::new(),
         };
         Ok((actor, handle))
     }
@@ -236,6 +246,8 @@ impl NetworkActor {
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
         maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut transport = tokio::time::interval(TRANSPORT_STATS_INTERVAL);
+        transport.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut exchange = tokio::time::interval(self.config.peer_exchange_interval);
         exchange.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let endpoint = self.ctx.endpoint.clone();
@@ -252,6 +264,7 @@ impl NetworkActor {
                 Some(internal) = self.internal.recv() => self.on_internal(internal),
                 _ = maintenance.tick() => self.redial(),
                 _ = exchange.tick() => self.share_peers(None),
+                _ = transport.tick() => self.transport_stats(),
             }
         }
         self.stop().await;
@@ -544,6 +557,31 @@ impl NetworkActor {
             let target = PeerTarget { did, addr };
             tokio::spawn(dial::outbound(self.ctx.clone(), target, Some(key), None));
         }
+    }
+
+    /// Folds quinn's per-connection path statistics into the aggregate transport metrics.
+    fn transport_stats(&mut self) {
+        let Ok(sessions) = self.ctx.shared.sessions.read() else {
+            return;
+        };
+        let metrics = &self.ctx.metrics;
+        let mut live = HashSet::new();
+        for session in sessions.values() {
+            let stats = session.connection.stats();
+            metrics.rtt.record(stats.path.rtt.as_secs_f64());
+            let now = (stats.path.lost_packets, stats.path.congestion_events);
+            let seen = self
+                .transport_seen
+                .entry(session.stable_id)
+                .or_insert((0, 0));
+            metrics.lost_packets.increment(now.0.saturating_sub(seen.0));
+            metrics
+                .congestion_events
+                .increment(now.1.saturating_sub(seen.1));
+            *seen = now;
+            live.insert(session.stable_id);
+        }
+        self.transport_seen.retain(|id, _| live.contains(id));
     }
 
     fn update_gauges(&self) {

@@ -89,6 +89,16 @@ impl NetworkHandle {
         peers
     }
 
+    /// Commands waiting for the network actor.
+    pub fn mailbox_depth(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
+    }
+
+    /// Network events waiting for the node's consumer (the gossip actor).
+    pub fn events_depth(&self) -> usize {
+        self.shared.events.max_capacity() - self.shared.events.capacity()
+    }
+
     /// Number of live sessions.
     pub fn peer_count(&self) -> usize {
         self.shared.sessions.read().map(|s| s.len()).unwrap_or(0)
@@ -119,7 +129,14 @@ impl NetworkHandle {
         };
         sessions
             .values()
-            .filter(|s| s.tx.try_send(frame.clone()).is_ok())
+            .filter(|s| match s.tx.try_send(frame.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.shared.metrics.queue_full.increment(1);
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            })
             .count()
     }
 
@@ -154,7 +171,10 @@ impl NetworkHandle {
             .map_err(|_| SendError::NotConnected(to))?;
         let session = sessions.get(&to).ok_or(SendError::NotConnected(to))?;
         session.tx.try_send(frame).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::QueueFull(to),
+            mpsc::error::TrySendError::Full(_) => {
+                self.shared.metrics.queue_full.increment(1);
+                SendError::QueueFull(to)
+            }
             mpsc::error::TrySendError::Closed(_) => SendError::NotConnected(to),
         })
     }

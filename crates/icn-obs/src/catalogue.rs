@@ -9,8 +9,8 @@
 use metrics::Unit;
 
 use crate::labels::{
-    Actor, DialFailureReason, FrameRejectReason, GossipRejectReason, LedgerRejectReason, RpcMethod,
-    RpcStatus,
+    Actor, DialFailureReason, FrameRejectReason, GossipRejectReason, LedgerRejectReason, LogLevel,
+    RpcMethod, RpcStatus,
 };
 
 /// The kind of a metric, as rendered in `# TYPE`.
@@ -120,6 +120,13 @@ pub mod names {
     pub const NETWORK_CONNECTION_DURATION_SECONDS: &str = "icn_network_connection_duration_seconds";
     pub const NETWORK_MESSAGE_SIZE_BYTES: &str = "icn_network_message_size_bytes";
 
+    pub const NETWORK_RTT_SECONDS: &str = "icn_network_rtt_seconds";
+    pub const NETWORK_LOST_PACKETS_TOTAL: &str = "icn_network_lost_packets_total";
+    pub const NETWORK_CONGESTION_EVENTS_TOTAL: &str = "icn_network_congestion_events_total";
+    pub const SYSTEM_MAILBOX_DEPTH: &str = "icn_system_mailbox_depth";
+    pub const SYSTEM_MAILBOX_FULL_TOTAL: &str = "icn_system_mailbox_full_total";
+    pub const LOG_MESSAGES_TOTAL: &str = "icn_log_messages_total";
+
     pub const RPC_REQUESTS_TOTAL: &str = "icn_rpc_requests_total";
     pub const RPC_REQUEST_DURATION_SECONDS: &str = "icn_rpc_request_duration_seconds";
     pub const RPC_ACTIVE_REQUESTS: &str = "icn_rpc_active_requests";
@@ -128,6 +135,7 @@ pub mod names {
     pub const SYSTEM_ACTORS_ACTIVE: &str = "icn_system_actors_active";
     pub const SYSTEM_ACTOR_RESTARTS_TOTAL: &str = "icn_system_actor_restarts_total";
     pub const BUILD_INFO: &str = "icn_build_info";
+    pub const OBS_SCRAPE_DURATION_SECONDS: &str = "icn_obs_scrape_duration_seconds";
 }
 
 /// Gauges of the original design whose names end in `_total`; kept for compatibility.
@@ -178,6 +186,16 @@ pub const MESSAGE_SIZE_BUCKETS: &[f64] = &[
 /// Buckets for propagation delays: 1 ms to 1 minute.
 pub const PROPAGATION_BUCKETS: &[f64] = &[
     0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// Buckets for round-trip times: 100 µs to 2 s.
+pub const RTT_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0,
+];
+
+/// Buckets for the node's own render of `/metrics`: 500 µs to 1 s.
+pub const SCRAPE_BUCKETS: &[f64] = &[
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
 /// Buckets for local request latencies: 100 µs to 10 s.
@@ -330,6 +348,25 @@ pub const CATALOGUE: &[MetricDef] = &[
         BYTES,
         "Size of frames written and read (length prefix included).",
         MESSAGE_SIZE_BUCKETS,
+        "network",
+    ),
+    histogram(
+        names::NETWORK_RTT_SECONDS,
+        SECONDS,
+        "QUIC round-trip time estimates, one sample per connection per second.",
+        RTT_BUCKETS,
+        "network",
+    ),
+    counter(
+        names::NETWORK_LOST_PACKETS_TOTAL,
+        COUNT,
+        "QUIC packets declared lost, summed over connections.",
+        "network",
+    ),
+    counter(
+        names::NETWORK_CONGESTION_EVENTS_TOTAL,
+        COUNT,
+        "QUIC congestion events, summed over connections.",
         "network",
     ),
     // Gossip.
@@ -567,6 +604,50 @@ pub const CATALOGUE: &[MetricDef] = &[
             name: "actor",
             values: Actor::VALUES,
         }],
+    ),
+    labelled(
+        gauge(
+            names::SYSTEM_MAILBOX_DEPTH,
+            COUNT,
+            "Messages waiting in an actor's inbound channel.",
+            "refresh task",
+        ),
+        &[LabelDef {
+            name: "actor",
+            values: Actor::VALUES,
+        }],
+    ),
+    labelled(
+        counter(
+            names::SYSTEM_MAILBOX_FULL_TOTAL,
+            COUNT,
+            "Times a message met a full bounded channel (dropped, or the sender had to wait).",
+            "network / gossip",
+        ),
+        &[LabelDef {
+            name: "actor",
+            values: Actor::VALUES,
+        }],
+    ),
+    labelled(
+        counter(
+            names::LOG_MESSAGES_TOTAL,
+            COUNT,
+            "Log events emitted by the process, by level (process-wide: every node of a process shows the same counts).",
+            "logging layer",
+        ),
+        &[LabelDef {
+            name: "level",
+            values: LogLevel::VALUES,
+        }],
+    ),
+    // The exporter itself.
+    histogram(
+        names::OBS_SCRAPE_DURATION_SECONDS,
+        SECONDS,
+        "Time this node spent on one scrape of its own metrics page (gauge refresh and render); a scrape's own time shows on the next page.",
+        SCRAPE_BUCKETS,
+        "metrics listener",
     ),
     // Process (the metrics-process collector, refreshed with the gauges).
     counter(

@@ -139,6 +139,36 @@ impl<A: LabelValue, B: LabelValue> std::fmt::Debug for CounterVec2<A, B> {
     }
 }
 
+/// One gauge per value of a label enum, all registered (at zero) up front.
+#[derive(Clone)]
+pub struct GaugeVec<L: LabelValue> {
+    gauges: Vec<metrics::Gauge>,
+    _label: std::marker::PhantomData<L>,
+}
+
+impl<L: LabelValue> GaugeVec<L> {
+    pub(crate) fn new(gauges: Vec<metrics::Gauge>) -> Self {
+        debug_assert_eq!(gauges.len(), L::ALL.len());
+        Self {
+            gauges,
+            _label: std::marker::PhantomData,
+        }
+    }
+
+    /// The gauge for one label value.
+    pub fn get(&self, value: L) -> &metrics::Gauge {
+        &self.gauges[value.index()]
+    }
+}
+
+impl<L: LabelValue> std::fmt::Debug for GaugeVec<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GaugeVec")
+            .field("label", &L::LABEL)
+            .finish()
+    }
+}
+
 /// One histogram per value of a label enum, all registered up front.
 #[derive(Clone)]
 pub struct HistogramVec<L: LabelValue> {
@@ -316,5 +346,21 @@ label_enum! {
         OverLimit => "over_limit",
         /// Balance arithmetic would overflow.
         Overflow => "overflow",
+    }
+}
+
+label_enum! {
+    /// Level of a log event.
+    pub enum LogLevel: "level" {
+        /// ERROR.
+        Error => "error",
+        /// WARN.
+        Warn => "warn",
+        /// INFO.
+        Info => "info",
+        /// DEBUG.
+        Debug => "debug",
+        /// TRACE.
+        Trace => "trace",
     }
 }

@@ -14,9 +14,12 @@
 //! - [`registry`]: [`NodeMetrics`], the per-node recorder, and the typed handle structs.
 //! - [`reference`]: the Markdown metric reference (docs/metrics.md).
 //! - [`server`]: the HTTP listener serving `/metrics`, `/health` and `/ready`.
+//! - [`auth`]: the optional bearer token of the listener.
+//! - [`tls`]: the optional HTTPS of the listener (rustls, ring provider).
 //! - [`health`]: the JSON health report and readiness types.
 //! - [`logging`]: tracing-subscriber setup (pretty or JSON, on stderr).
 
+pub mod auth;
 pub mod catalogue;
 pub mod health;
 pub mod labels;
@@ -24,12 +27,17 @@ pub mod logging;
 pub mod reference;
 pub mod registry;
 pub mod server;
+pub mod tls;
 
+pub use auth::BearerToken;
 pub use catalogue::{CATALOGUE, MetricDef, MetricKind};
 pub use health::{HealthReport, HealthStatus, NodeStatus, Readiness};
 pub use labels::{CounterVec, CounterVec2, HistogramVec, LabelValue};
-pub use registry::{GossipMetrics, LedgerMetrics, NetworkMetrics, NodeMetrics, SystemMetrics};
+pub use registry::{
+    GossipMetrics, LedgerMetrics, NetworkMetrics, NodeMetrics, ObsMetrics, SystemMetrics,
+};
 pub use server::{MetricsServer, MetricsServerConfig};
+pub use tls::TlsFiles;
 
 /// Errors raised while building the registry or serving metrics.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +57,22 @@ pub enum ObsError {
     /// The metrics path is not an absolute URL path.
     #[error("metrics path {0:?} must start with '/' and not be '/health', '/ready' or '/healthz'")]
     BadPath(String),
+    /// The metrics bearer-token file is missing, unreadable, empty or malformed.
+    #[error("metrics token file {}: {reason}", path.display())]
+    TokenFile {
+        /// The token file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A TLS certificate or key file of the metrics listener could not be used.
+    #[error("metrics TLS file {}: {reason}", path.display())]
+    Tls {
+        /// The certificate or key file at fault.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The logging filter could not be parsed or a subscriber was already installed.
     #[error("logging setup failed: {0}")]
     Logging(String),

@@ -15,8 +15,9 @@ use metrics_exporter_prometheus::{
 use crate::ObsError;
 use crate::catalogue::{CATALOGUE, LabelDef, MetricDef, MetricKind, names};
 use crate::labels::{
-    Actor, CounterVec, CounterVec2, DialFailureReason, FrameRejectReason, GossipRejectReason,
-    HistogramVec, LabelValue, LedgerRejectReason, RpcMethod, RpcStatus,
+    Actor, CounterVec, CounterVec2, DialFailureReason, FrameRejectReason, GaugeVec,
+    GossipRejectReason, HistogramVec, LabelValue, LedgerRejectReason, LogLevel, RpcMethod,
+    RpcStatus,
 };
 
 static METADATA: Metadata<'static> =
@@ -52,6 +53,16 @@ pub struct NetworkMetrics {
     pub connection_duration: Histogram,
     /// Sizes of frames written and read.
     pub message_size: Histogram,
+    /// Round-trip time samples.
+    pub rtt: Histogram,
+    /// Lost packets over all connections.
+    pub lost_packets: Counter,
+    /// Congestion events over all connections.
+    pub congestion_events: Counter,
+    /// Sends that met a full per-peer queue (counted under the network actor).
+    pub queue_full: Counter,
+    /// Inbound gossip that met a full network → gossip channel (counted under gossip).
+    pub gossip_inbox_full: Counter,
 }
 
 /// Control API RED metrics (`icn_rpc_*`).
@@ -136,6 +147,20 @@ pub struct SystemMetrics {
     pub actors_active: Gauge,
     /// Unexpected actor exits, by actor.
     pub actor_restarts: CounterVec<Actor>,
+    /// Inbound channel depth, by actor.
+    pub mailbox_depth: GaugeVec<Actor>,
+    /// Full-channel events, by actor.
+    pub mailbox_full: CounterVec<Actor>,
+    /// Log events by level (process-wide counts copied in by the refresh).
+    pub log_messages: CounterVec<LogLevel>,
+}
+
+/// The exporter's own metrics (`icn_obs_*`).
+#[derive(Clone, Debug)]
+pub struct ObsMetrics {
+    /// Time of each scrape's gauge refresh and render, so a slow page shows before Prometheus
+    /// starts timing out.
+    pub scrape_duration: Histogram,
 }
 
 /// One node's metrics: its own recorder, the render handle and every component's handles.
@@ -155,6 +180,7 @@ struct Inner {
     ledger: LedgerMetrics,
     rpc: RpcMetrics,
     system: SystemMetrics,
+    obs: ObsMetrics,
 }
 
 impl std::fmt::Debug for NodeMetrics {
@@ -202,6 +228,11 @@ impl NodeMetrics {
             dial_failures: counter_vec(r, names::NETWORK_DIAL_FAILURES_TOTAL),
             connection_duration: histogram(r, names::NETWORK_CONNECTION_DURATION_SECONDS),
             message_size: histogram(r, names::NETWORK_MESSAGE_SIZE_BYTES),
+            rtt: histogram(r, names::NETWORK_RTT_SECONDS),
+            lost_packets: counter(r, names::NETWORK_LOST_PACKETS_TOTAL),
+            congestion_events: counter(r, names::NETWORK_CONGESTION_EVENTS_TOTAL),
+            queue_full: counter_with(r, names::SYSTEM_MAILBOX_FULL_TOTAL, Actor::Network),
+            gossip_inbox_full: counter_with(r, names::SYSTEM_MAILBOX_FULL_TOTAL, Actor::Gossip),
         };
         let rpc = RpcMetrics {
             requests: counter_vec2(r, names::RPC_REQUESTS_TOTAL),
@@ -242,6 +273,13 @@ impl NodeMetrics {
             uptime_seconds: gauge(r, names::SYSTEM_UPTIME_SECONDS),
             actors_active: gauge(r, names::SYSTEM_ACTORS_ACTIVE),
             actor_restarts: counter_vec(r, names::SYSTEM_ACTOR_RESTARTS_TOTAL),
+            mailbox_depth: gauge_vec(r, names::SYSTEM_MAILBOX_DEPTH),
+            mailbox_full: counter_vec(r, names::SYSTEM_MAILBOX_FULL_TOTAL),
+            log_messages: counter_vec(r, names::LOG_MESSAGES_TOTAL),
+        };
+
+        let obs = ObsMetrics {
+            scrape_duration: histogram(r, names::OBS_SCRAPE_DURATION_SECONDS),
         };
 
         Ok(Self {
@@ -254,6 +292,7 @@ impl NodeMetrics {
                 ledger,
                 rpc,
                 system,
+                obs,
             }),
         })
     }
@@ -281,6 +320,11 @@ impl NodeMetrics {
     /// System handles.
     pub fn system(&self) -> &SystemMetrics {
         &self.inner.system
+    }
+
+    /// The exporter's own handles.
+    pub fn obs(&self) -> &ObsMetrics {
+        &self.inner.obs
     }
 
     /// Renders the Prometheus text exposition (format 0.0.4) of this node only.
@@ -441,4 +485,33 @@ pub(crate) fn histogram_vec<L: LabelValue>(
         })
         .collect();
     HistogramVec::new(histograms)
+}
+
+fn counter_with<L: LabelValue>(
+    recorder: &PrometheusRecorder,
+    name: &'static str,
+    value: L,
+) -> Counter {
+    let key = Key::from_parts(
+        name,
+        vec![Label::from_static_parts(L::LABEL, value.as_str())],
+    );
+    recorder.register_counter(&key, &METADATA)
+}
+
+pub(crate) fn gauge_vec<L: LabelValue>(
+    recorder: &PrometheusRecorder,
+    name: &'static str,
+) -> GaugeVec<L> {
+    let gauges = L::ALL
+        .iter()
+        .map(|value| {
+            let key = Key::from_parts(
+                name,
+                vec![Label::from_static_parts(L::LABEL, value.as_str())],
+            );
+            recorder.register_gauge(&key, &METADATA)
+        })
+        .collect();
+    GaugeVec::new(gauges)
 }

@@ -1,5 +1,5 @@
 //! Runs the real `icnctl` binary against a closed port and against a real RPC server with a
-//! scripted backend.
+//! scripted backend; `top` against a real in-process cluster.
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,3 +7,4 @@ mod basic;
 mod gossip;
 mod ledger;
 mod node;
+mod top;

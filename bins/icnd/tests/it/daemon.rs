@@ -23,6 +23,36 @@ fn sigterm_stops_gracefully_with_exit_zero() {
 }
 
 #[test]
+fn log_events_are_counted_by_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = IcndProcess::start(icnd(), &dir.path().join("n1"), &[]).unwrap();
+    let addr = node.metrics_addr().unwrap();
+    let page = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(icn_testkit::scrape(addr))
+        .unwrap();
+    // What the process wrote to stderr so far, by level, is what the counter says.
+    let stderr = node.stderr();
+    let lines = |level: &str| stderr.lines().filter(|l| l.contains(level)).count() as f64;
+    assert_eq!(
+        page.value_with("icn_log_messages_total", &[("level", "warn")]),
+        Some(lines(" WARN "))
+    );
+    assert!(
+        lines(" WARN ") >= 1.0,
+        "no-identity warning expected:\n{stderr}"
+    );
+    assert_eq!(
+        page.value_with("icn_log_messages_total", &[("level", "info")]),
+        Some(lines(" INFO "))
+    );
+    assert_eq!(
+        page.value_with("icn_log_messages_total", &[("level", "error")]),
+        Some(0.0)
+    );
+}
+
+#[test]
 fn sigint_stops_gracefully_with_exit_zero() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = IcndProcess::start(icnd(), &dir.path().join("n1"), &[]).unwrap();

@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
 
 mod daemon;
+mod metrics_security;
 mod network;
 mod prometheus;
+mod rules;
 
 use std::path::Path;
 

@@ -156,6 +156,12 @@ fn env_table_matches_published_list() {
             advertise: Some("127.0.0.1:1".parse().unwrap()),
             ..Default::default()
         },
+        metrics: MetricsConfig {
+            token_file: Some("/t".into()),
+            tls_cert: Some("/c".into()),
+            tls_key: Some("/k".into()),
+            ..Default::default()
+        },
         ..Default::default()
     })
     .unwrap();
@@ -203,4 +209,126 @@ fn network_settings_from_env_and_flags() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("ICN_NETWORK_MAX_PEERS"), "{err}");
+}
+
+#[test]
+fn metrics_security_settings_layer_like_the_rest() {
+    let defaults = NodeConfig::default();
+    assert_eq!(defaults.metrics.token_file, None);
+    assert!(!defaults.metrics.auth_all);
+    assert_eq!(defaults.metrics.tls_files(), None);
+
+    let file = file_with(
+        r#"
+        [metrics]
+        token_file = "/file/token"
+        tls_cert = "/file/cert.pem"
+        tls_key = "/file/key.pem"
+        "#,
+    );
+    let from_file =
+        NodeConfig::load_with_env(Some(file.path()), env_of(&[]), &Default::default()).unwrap();
+    assert_eq!(
+        from_file.metrics.token_file,
+        Some(PathBuf::from("/file/token"))
+    );
+    assert_eq!(
+        from_file.metrics.tls_files(),
+        Some(icn_obs::TlsFiles {
+            cert: "/file/cert.pem".into(),
+            key: "/file/key.pem".into(),
+        })
+    );
+    assert!(!from_file.metrics.auth_all);
+
+    let env = env_of(&[
+        ("ICN_METRICS_TOKEN_FILE", "/env/token"),
+        ("ICN_METRICS_AUTH_ALL", "true"),
+        ("ICN_METRICS_TLS_CERT", "/env/cert.pem"),
+    ]);
+    let from_env = NodeConfig::load_with_env(Some(file.path()), &env, &Default::default()).unwrap();
+    assert_eq!(
+        from_env.metrics.token_file,
+        Some(PathBuf::from("/env/token"))
+    );
+    assert!(from_env.metrics.auth_all);
+    assert_eq!(
+        from_env.metrics.tls_cert,
+        Some(PathBuf::from("/env/cert.pem"))
+    );
+    assert_eq!(
+        from_env.metrics.tls_key,
+        Some(PathBuf::from("/file/key.pem"))
+    );
+
+    let flags = ConfigOverrides {
+        metrics_token_file: Some("/flag/token".into()),
+        metrics_tls_cert: Some("/flag/cert.pem".into()),
+        metrics_tls_key: Some("/flag/key.pem".into()),
+        ..Default::default()
+    };
+    let from_flags = NodeConfig::load_with_env(Some(file.path()), &env, &flags).unwrap();
+    assert_eq!(
+        from_flags.metrics.token_file,
+        Some(PathBuf::from("/flag/token"))
+    );
+    assert_eq!(
+        from_flags.metrics.tls_files(),
+        Some(icn_obs::TlsFiles {
+            cert: "/flag/cert.pem".into(),
+            key: "/flag/key.pem".into(),
+        })
+    );
+
+    let flag_only = ConfigOverrides {
+        metrics_token_file: Some("/flag/token".into()),
+        metrics_auth_all: true,
+        ..Default::default()
+    };
+    let config = NodeConfig::load_with_env(None, env_of(&[]), &flag_only).unwrap();
+    assert!(config.metrics.auth_all);
+}
+
+#[test]
+fn half_a_tls_pair_or_auth_all_without_token_is_an_error_naming_the_keys() {
+    for env in [
+        env_of(&[("ICN_METRICS_TLS_CERT", "/c.pem")]),
+        env_of(&[("ICN_METRICS_TLS_KEY", "/k.pem")]),
+    ] {
+        let err = NodeConfig::load_with_env(None, env, &Default::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("metrics.tls_cert") && err.contains("metrics.tls_key"),
+            "{err}"
+        );
+    }
+    let flags = ConfigOverrides {
+        metrics_tls_key: Some("/k.pem".into()),
+        ..Default::default()
+    };
+    let err = NodeConfig::load_with_env(None, env_of(&[]), &flags)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--metrics-tls-cert"), "{err}");
+
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[("ICN_METRICS_AUTH_ALL", "yes")]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("auth_all") && err.contains("token_file"),
+        "{err}"
+    );
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[("ICN_METRICS_AUTH_ALL", "sometimes")]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ICN_METRICS_AUTH_ALL"), "{err}");
 }

@@ -170,3 +170,43 @@ async fn bootstrap_and_peer_exchange_make_a_mesh_and_restarts_reconnect() {
     b.stop().await;
     c2.stop().await;
 }
+
+#[tokio::test]
+async fn transport_stats_and_full_queues_are_counted() {
+    let mut slow = config(vec![]);
+    slow.send_queue = 4;
+    let a = crate::start(slow);
+    let b = start(config(vec![a.target()]));
+    wait_until(T, "connected", || async { a.handle.peer_count() == 1 })
+        .await
+        .unwrap();
+    wait_until(T, "an RTT sample", || async {
+        a.page().histogram("icn_network_rtt_seconds").unwrap().count >= 1.0
+    })
+    .await
+    .unwrap();
+    let page = a.page();
+    let rtt = page.histogram("icn_network_rtt_seconds").unwrap();
+    assert!(rtt.sum > 0.0 && rtt.sum / rtt.count < 0.5, "{rtt:?}");
+    // Loopback loses nothing.
+    assert_eq!(page.get("icn_network_lost_packets_total"), 0.0);
+    assert_eq!(page.get("icn_network_congestion_events_total"), 0.0);
+
+    // A burst bigger than the 4-frame queue: every refused send is counted.
+    let mut refused = 0.0;
+    for _ in 0..200 {
+        if let Err(icn_net::SendError::QueueFull(_)) =
+            a.handle.send_gossip(b.keypair.did(), vec![0; 60_000])
+        {
+            refused += 1.0;
+        }
+    }
+    assert!(refused > 0.0);
+    assert_eq!(
+        a.page()
+            .value_with("icn_system_mailbox_full_total", &[("actor", "network")]),
+        Some(refused)
+    );
+    a.stop().await;
+    b.stop().await;
+}

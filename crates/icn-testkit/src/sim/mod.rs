@@ -4,15 +4,22 @@
 //! # Layout
 //! - [`net`]: [`SimNetwork`], a generic event queue of messages between numbered nodes, with
 //!   latency, loss, duplication, reordering and links that go down and up (partitions,
-//!   restarts). Other protocols (the ledger) plug in their own message type.
+//!   restarts), generic over the message type (both simulators carry gossip messages).
+//! - `cluster`: honest gossip cores with stores that survive restarts over a [`SimNetwork`],
+//!   links following liveness and partitions; shared by both simulators.
 //! - [`gossip`]: [`GossipSim`], gossip cores with simulated stores, restarts and a malicious
 //!   peer, and its properties (convergence, safety, bounded memory).
+//! - [`ledger`]: [`LedgerSim`], ledger nodes (a gossip core replicating `icn/ledger` feeding a
+//!   ledger core) with honest and malicious clients, restarts, and the ledger invariants
+//!   checked after every insert; agreement and an independent recomputation at the end.
 //! - `scenario`: the seeded script of a gossip run.
 //! - `hostile`: the scripted malicious gossip peer ([`Attack`]).
 //! - This module: running many seeds in parallel and printing replay commands.
 
+mod cluster;
 pub mod gossip;
 mod hostile;
+pub mod ledger;
 pub mod net;
 mod scenario;
 
@@ -22,6 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use gossip::{GossipSim, GossipSimConfig, GossipSimReport};
 pub use hostile::Attack;
+pub use ledger::{Cheat, HonestTally, LedgerSim, LedgerSimConfig, LedgerSimReport};
 pub use net::{Delivery, LinkConfig, NetStats, NodeIdx, SimNetwork};
 
 /// Environment variable naming one seed to run alone (a replay).

@@ -34,6 +34,14 @@ async fn line_of_three_becomes_a_full_mesh() {
         assert!(page.get("icn_network_bytes_received_total") > 0.0);
         // network, gossip and ledger.
         assert_eq!(page.value("icn_system_actors_active"), Some(3.0));
+        // Idle actors have empty mailboxes.
+        for actor in ["network", "gossip", "ledger"] {
+            assert_eq!(
+                page.value_with("icn_system_mailbox_depth", &[("actor", actor)]),
+                Some(0.0),
+                "{actor}"
+            );
+        }
     }
     // Everything one node wrote, another read: the sums agree once traffic settles.
     wait_until(T, "sent == received across the cluster", || async {

@@ -5,5 +5,7 @@
 mod cluster;
 mod gossip;
 mod ledger;
+mod metrics_security;
 mod node;
 mod sim_gossip;
+mod sim_ledger;

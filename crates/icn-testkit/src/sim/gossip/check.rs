@@ -13,20 +13,20 @@ impl GossipSim {
     /// verify; a received one must be, byte for byte, an entry an honest node published.
     pub(super) fn store(&mut self, i: NodeIdx, id: EntryId, entry: Entry, source: Source) {
         let limits = self.config.gossip.entry_limits;
-        let node = &self.nodes[i];
+        let node = &self.cluster.nodes[i];
         let problem = if !node.subscribed.contains(&entry.topic) {
             Some("is on a topic the node does not follow")
         } else if node.store.contains_key(&id) {
             Some("was stored twice")
         } else if source == Source::Local {
-            (entry.verify(&limits, self.node_now(i)) != Ok(id)).then_some("does not verify")
+            (entry.verify(&limits, self.cluster.node_now(i)) != Ok(id)).then_some("does not verify")
         } else if self.originals.get(&id) != Some(&entry) {
             Some("is not an entry an honest node published")
         } else {
             None
         };
         if let Some(problem) = problem {
-            self.violations.push(format!(
+            self.cluster.violations.push(format!(
                 "node {i} stored {id:?} from {source:?}, which {problem}"
             ));
             return;
@@ -38,15 +38,15 @@ impl GossipSim {
                 .insert(id);
             self.originals.insert(id, entry.clone());
         }
-        self.nodes[i].store.insert(id, entry);
+        self.cluster.nodes[i].store.insert(id, entry);
     }
 
     /// Per node and topic: (held, expected) when they differ.
     fn differences(&self) -> Vec<(NodeIdx, &Topic, BTreeSet<EntryId>, BTreeSet<EntryId>)> {
         let empty = BTreeSet::new();
         let mut out = Vec::new();
-        for (i, node) in self.nodes.iter().enumerate() {
-            for topic in &self.topics {
+        for (i, node) in self.cluster.nodes.iter().enumerate() {
+            for topic in &self.cluster.topics {
                 let held: BTreeSet<EntryId> = node
                     .store
                     .iter()

@@ -13,13 +13,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use icn_gossip::message::{MAX_FRAME_BYTES, pack_entries};
-use icn_gossip::proto::{DropReason, GossipConfig, GossipCore, Input, Output};
-use icn_gossip::{Did, Entry, EntryId, EntryLimits, GossipMessage, Keypair, RejectReason, Topic};
+use icn_gossip::proto::{DropReason, GossipConfig, Input, Output};
+use icn_gossip::{Entry, EntryId, EntryLimits, GossipMessage, Keypair, RejectReason, Topic};
 use rand::seq::IteratorRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::cluster::{GossipCluster, GossipNode};
 use super::hostile::Hostile;
 use super::net::{Delivery, LinkConfig, NetStats, NodeIdx, SimNetwork};
 use super::scenario::{self, Event};
@@ -121,39 +121,19 @@ pub struct GossipSimReport {
     pub final_ids: Vec<Vec<EntryId>>,
 }
 
-/// A simulated honest node.
-struct SimNode {
-    key: Keypair,
-    clock_offset_ms: u64,
-    subscribed: BTreeSet<Topic>,
-    /// Survives restarts.
-    store: BTreeMap<EntryId, Entry>,
-    /// `None` while the node is down.
-    core: Option<GossipCore>,
-    incarnation: u64,
-}
-
 /// One run of the gossip simulation.
 pub struct GossipSim {
     config: GossipSimConfig,
-    seed: u64,
     rng: ChaCha8Rng,
-    now_ms: u64,
-    net: SimNetwork<GossipMessage>,
-    nodes: Vec<SimNode>,
-    dids: Vec<Did>,
-    by_did: BTreeMap<Did, NodeIdx>,
-    topics: Vec<Topic>,
+    /// Honest nodes (then the malicious peer, if any) over the network.
+    cluster: GossipCluster,
     /// Scheduled events by (time, sequence).
     events: BTreeMap<(u64, u64), Event>,
-    /// Side of each honest node while partitioned.
-    partition: Option<Vec<bool>>,
     hostile: Option<Hostile>,
     /// Valid entries published by honest nodes, per topic.
     valid: BTreeMap<Topic, BTreeSet<EntryId>>,
     /// The same entries, exactly as signed (a copy with another signature has the same id).
     originals: BTreeMap<EntryId, Entry>,
-    violations: Vec<String>,
     report: GossipSimReport,
 }
 
@@ -165,19 +145,17 @@ impl GossipSim {
         let topics: Vec<Topic> = (0..config.topics)
             .filter_map(|i| Topic::new(&format!("t{i}")).ok())
             .collect();
-        let nodes: Vec<SimNode> = script
+        let nodes: Vec<GossipNode> = script
             .subscriptions
             .iter()
-            .map(|subs| SimNode {
-                key: Keypair::from_secret_bytes(&rng.r#gen()),
-                clock_offset_ms: rng.gen_range(0..=config.max_clock_offset_ms),
-                subscribed: subs
+            .map(|subs| {
+                let key = Keypair::from_secret_bytes(&rng.r#gen());
+                let clock_offset_ms = rng.gen_range(0..=config.max_clock_offset_ms);
+                let subscribed = subs
                     .iter()
                     .filter_map(|t| topics.get(*t).cloned())
-                    .collect(),
-                store: BTreeMap::new(),
-                core: None,
-                incarnation: 0,
+                    .collect();
+                GossipNode::new(key, clock_offset_ms, subscribed)
             })
             .collect();
         let hostile = config.hostile.then(|| {
@@ -188,12 +166,9 @@ impl GossipSim {
                 limits.max_ids_per_message,
             )
         });
-        let mut dids: Vec<Did> = nodes.iter().map(|n| n.key.did()).collect();
-        if let Some(h) = &hostile {
-            dids.push(h.key().did());
-        }
-        let by_did = dids.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+        let peers: Vec<_> = hostile.iter().map(|h| h.key().did()).collect();
         let net = SimNetwork::new(config.link, rng.r#gen());
+        let cluster = GossipCluster::new(config.gossip.clone(), seed, nodes, peers, topics, net);
         let events = script
             .events
             .into_iter()
@@ -216,20 +191,12 @@ impl GossipSim {
         };
         GossipSim {
             config,
-            seed,
             rng,
-            now_ms: 0,
-            net,
-            nodes,
-            dids,
-            by_did,
-            topics,
+            cluster,
             events,
-            partition: None,
             hostile,
             valid: BTreeMap::new(),
             originals: BTreeMap::new(),
-            violations: Vec::new(),
             report,
         }
     }
@@ -239,7 +206,7 @@ impl GossipSim {
     /// # Errors
     /// A description of the first violated property (with the seed).
     pub fn run(mut self) -> Result<GossipSimReport, String> {
-        for i in 0..self.nodes.len() {
+        for i in 0..self.cluster.nodes.len() {
             self.start(i);
         }
         let quiet_at = self.report.quiet_at_ms;
@@ -247,15 +214,15 @@ impl GossipSim {
         let mut next_tick = 0;
         let mut converged_at = None;
         loop {
-            let t_net = self.net.next_at().unwrap_or(u64::MAX);
+            let t_net = self.cluster.net.next_at().unwrap_or(u64::MAX);
             let t_event = self.events.keys().next().map_or(u64::MAX, |k| k.0);
             let t = t_net.min(t_event).min(next_tick);
             if t > deadline {
                 break;
             }
-            self.now_ms = t;
+            self.cluster.now_ms = t;
             if t_net == t {
-                if let Some(delivery) = self.net.pop_due(t) {
+                if let Some(delivery) = self.cluster.net.pop_due(t) {
                     self.deliver(delivery);
                 }
             } else if t_event == t {
@@ -270,7 +237,7 @@ impl GossipSim {
                     break;
                 }
             }
-            if let Some(v) = self.violations.first() {
+            if let Some(v) = self.cluster.violations.first() {
                 return Err(format!("at {t} ms: {v}"));
             }
         }
@@ -285,17 +252,18 @@ impl GossipSim {
     }
 
     fn finish(mut self, converged_after_ms: u64) -> Result<GossipSimReport, String> {
-        for i in 0..self.nodes.len() {
+        for i in 0..self.cluster.nodes.len() {
             self.retire(i);
         }
-        if let Some(v) = self.violations.first() {
+        if let Some(v) = self.cluster.violations.first() {
             return Err(format!("at the end: {v}"));
         }
         let mut report = self.report;
         report.converged_after_ms = converged_after_ms;
         report.published = self.valid.values().map(BTreeSet::len).sum();
-        report.net = self.net.stats();
+        report.net = self.cluster.net.stats();
         report.final_ids = self
+            .cluster
             .nodes
             .iter()
             .map(|n| n.store.keys().copied().collect())
@@ -304,89 +272,28 @@ impl GossipSim {
     }
 
     fn hostile_idx(&self) -> Option<NodeIdx> {
-        self.hostile.as_ref().map(|_| self.nodes.len())
+        self.hostile.as_ref().map(|_| self.cluster.nodes.len())
     }
 
-    fn node_now(&self, i: NodeIdx) -> u64 {
-        self.now_ms + self.nodes[i].clock_offset_ms
-    }
-
-    /// Whether `i` and `j` should be connected now.
-    fn linked(&self, i: NodeIdx, j: NodeIdx) -> bool {
-        let alive = |k: NodeIdx| self.nodes.get(k).is_none_or(|n| n.core.is_some());
-        let side = |k: NodeIdx| self.partition.as_ref().and_then(|p| p.get(k).copied());
-        let same_side = match (side(i), side(j)) {
-            (Some(a), Some(b)) => a == b,
-            // The malicious peer sits on both sides.
-            _ => true,
-        };
-        alive(i) && alive(j) && same_side
-    }
-
-    /// Brings links in line with node liveness and the partition, telling the cores.
+    /// Brings links in line with liveness and the partition.
     fn refresh_links(&mut self) {
-        let n = self.dids.len();
-        for i in 0..n {
-            for j in i + 1..n {
-                let up = self.linked(i, j);
-                if self.net.set_link(i, j, up) {
-                    self.link_changed(i, j, up);
-                    self.link_changed(j, i, up);
-                }
-            }
+        for (i, output) in self.cluster.refresh_links() {
+            self.apply(i, output);
         }
-    }
-
-    /// Tells node `i` (if honest and up) that `peer` went up or down.
-    fn link_changed(&mut self, i: NodeIdx, peer: NodeIdx, up: bool) {
-        let did = self.dids[peer];
-        let input = if up {
-            let topics = match self.nodes.get(peer) {
-                Some(node) => node.subscribed.iter().cloned().collect(),
-                // The malicious peer claims every topic.
-                None => self.topics.clone(),
-            };
-            Input::PeerUp { peer: did, topics }
-        } else {
-            Input::PeerDown { peer: did }
-        };
-        self.feed(i, input);
     }
 
     /// Builds node `i`'s core from its store and connects it.
     fn start(&mut self, i: NodeIdx) {
-        let node = &mut self.nodes[i];
-        if node.core.is_some() {
-            return;
+        if self.cluster.start(i) {
+            self.refresh_links();
         }
-        node.incarnation += 1;
-        let stored: Vec<(EntryId, Topic, u64)> = node
-            .store
-            .iter()
-            .map(|(id, e)| (*id, e.topic.clone(), e.timestamp_ms))
-            .collect();
-        let seed = self
-            .seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add((i as u64) << 32 | node.incarnation);
-        node.core = Some(GossipCore::new(
-            self.config.gossip.clone(),
-            node.key.did(),
-            seed,
-            stored,
-            node.subscribed.iter().cloned(),
-        ));
-        self.refresh_links();
     }
 
     /// Checks node `i`'s core one last time, keeps its counters, and drops it.
     fn retire(&mut self, i: NodeIdx) {
-        let Some(core) = self.nodes[i].core.take() else {
+        let Some(core) = self.cluster.stop(i) else {
             return;
         };
-        if let Err(e) = core.check_invariants() {
-            self.violations.push(format!("node {i}: {e}"));
-        }
         let stats = core.stats();
         for (reason, n) in &stats.dropped {
             *self.report.dropped.entry(*reason).or_default() += n;
@@ -399,11 +306,11 @@ impl GossipSim {
         match event {
             Event::Publish(i) => self.publish(i),
             Event::Partition(sides) => {
-                self.partition = Some(sides);
+                self.cluster.partition = Some(sides);
                 self.refresh_links();
             }
             Event::Heal => {
-                self.partition = None;
+                self.cluster.partition = None;
                 self.refresh_links();
             }
             Event::Down(i) => {
@@ -412,10 +319,10 @@ impl GossipSim {
             }
             Event::Up(i) => self.start(i),
             Event::Subscribe(i, t) => {
-                let Some(topic) = self.topics.get(t).cloned() else {
+                let Some(topic) = self.cluster.topics.get(t).cloned() else {
                     return;
                 };
-                if self.nodes[i].subscribed.insert(topic.clone()) {
+                if self.cluster.nodes[i].subscribed.insert(topic.clone()) {
                     self.feed(i, Input::Subscribe(topic));
                 }
             }
@@ -423,26 +330,27 @@ impl GossipSim {
                 let Some(idx) = self.hostile_idx() else {
                     return;
                 };
-                let Some(topic) = self.topics.iter().choose(&mut self.rng).cloned() else {
+                let Some(topic) = self.cluster.topics.iter().choose(&mut self.rng).cloned() else {
                     return;
                 };
-                let targets: Vec<NodeIdx> = (0..self.nodes.len())
-                    .filter(|j| self.net.is_up(idx, *j))
+                let targets: Vec<NodeIdx> = (0..self.cluster.nodes.len())
+                    .filter(|j| self.cluster.net.is_up(idx, *j))
                     .collect();
                 let Some(h) = self.hostile.as_mut() else {
                     return;
                 };
-                let sends = h.attack(attack, &mut self.rng, &topic, self.now_ms, &targets);
+                let now = self.cluster.now_ms;
+                let sends = h.attack(attack, &mut self.rng, &topic, now, &targets);
                 for (to, msg) in sends {
-                    self.net.send(self.now_ms, idx, to, msg);
+                    self.cluster.net.send(now, idx, to, msg);
                 }
             }
         }
     }
 
     fn publish(&mut self, i: NodeIdx) {
-        let now = self.node_now(i);
-        let node = &self.nodes[i];
+        let now = self.cluster.node_now(i);
+        let node = &self.cluster.nodes[i];
         if node.core.is_none() {
             return;
         }
@@ -458,18 +366,11 @@ impl GossipSim {
     /// Ticks every node; checks their full invariants once per virtual second (caps are
     /// checked after every input).
     fn tick(&mut self) {
-        let full_check = self.now_ms.is_multiple_of(1_000);
-        for i in 0..self.nodes.len() {
+        let full_check = self.cluster.now_ms.is_multiple_of(1_000);
+        for i in 0..self.cluster.nodes.len() {
             self.feed(i, Input::Tick);
-            if !full_check {
-                continue;
-            }
-            if let Some(Err(e)) = self.nodes[i]
-                .core
-                .as_ref()
-                .map(GossipCore::check_invariants)
-            {
-                self.violations.push(format!("node {i}: {e}"));
+            if full_check {
+                self.cluster.check(i);
             }
         }
     }
@@ -481,57 +382,29 @@ impl GossipSim {
                 None => Vec::new(),
             };
             for (to, msg) in replies {
-                self.net.send(self.now_ms, d.to, to, msg);
+                self.cluster.net.send(self.cluster.now_ms, d.to, to, msg);
             }
             return;
         }
-        let from = self.dids[d.from];
-        self.feed(d.to, Input::Message { from, msg: d.msg });
+        for output in self.cluster.deliver(d.from, d.to, d.msg) {
+            self.apply(d.to, output);
+        }
     }
 
     /// Hands `input` to node `i`'s core (if up) and carries out its outputs.
     fn feed(&mut self, i: NodeIdx, input: Input) {
-        let Some(node) = self.nodes.get_mut(i) else {
-            return;
-        };
-        let now = self.now_ms + node.clock_offset_ms;
-        let Some(core) = node.core.as_mut() else {
-            return;
-        };
-        let outputs = core.handle(input, now);
-        if let Err(e) = core.check_caps() {
-            self.violations.push(format!("node {i}: {e}"));
-        }
-        for output in outputs {
+        for output in self.cluster.feed(i, input) {
             self.apply(i, output);
         }
     }
 
     fn apply(&mut self, i: NodeIdx, output: Output) {
-        match output {
-            Output::Send { to, msg } => self.send_to(i, &to, msg),
-            Output::SendEntries { to, ids } => {
-                let store = &self.nodes[i].store;
-                let entries: Vec<Entry> =
-                    ids.iter().filter_map(|id| store.get(id).cloned()).collect();
-                for msg in pack_entries(entries, MAX_FRAME_BYTES) {
-                    self.send_to(i, &to, msg);
-                }
-            }
-            Output::Store { id, entry, source } => self.store(i, id, entry, source),
-            Output::Rejected { reason, .. } => {
+        match self.cluster.perform(i, output) {
+            Some(Output::Store { id, entry, source }) => self.store(i, id, entry, source),
+            Some(Output::Rejected { reason, .. }) => {
                 *self.report.rejected.entry(reason).or_default() += 1;
             }
-            Output::TopicsChanged(_) | Output::AntiEntropyStarted { .. } => {}
-        }
-    }
-
-    fn send_to(&mut self, i: NodeIdx, to: &Did, msg: GossipMessage) {
-        match self.by_did.get(to) {
-            Some(&j) => self.net.send(self.now_ms, i, j, msg),
-            None => self
-                .violations
-                .push(format!("node {i} sent to an unknown DID {to}")),
+            _ => {}
         }
     }
 }
