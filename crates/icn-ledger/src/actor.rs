@@ -6,7 +6,7 @@
 //! first (an overspend is refused with the balance and the limit), applied, stored durably, then
 //! published; the caller is answered once both the ledger and the gossip store hold it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use icn_gossip::{GossipHandle, Subscription, SubscriptionEvent, Topic};
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::store::{LedgerStore, LedgerStoreError};
 use crate::{
     BatchItem, CreateCurrency, CurrencyCode, LedgerConfig, LedgerCore, LedgerStats, LocalError, Op,
-    OpId, OpStatus, RejectKind, SetCreditLimit, SignedOp, Transfer,
+    OpError, OpId, OpStatus, RejectKind, SetCreditLimit, SignedOp, Transfer,
 };
 
 /// The gossip topic ledger ops travel on.
@@ -27,6 +27,9 @@ pub const LEDGER_TOPIC: &str = "icn/ledger";
 /// Buffered remote ops folded per batch.
 const BATCH: usize = 512;
 const COMMAND_CAPACITY: usize = 1024;
+/// Future-dated ops kept for a later retry; beyond this they are dropped (the gossip store still
+/// has them, and the next start offers them again).
+const MAX_DEFERRED: usize = 4096;
 /// How often `icn_ledger_state_digest_prefix` is recomputed when the state changed.
 const DIGEST_GAUGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -262,6 +265,9 @@ pub struct LedgerActor {
     last: LedgerStats,
     /// The state changed since `icn_ledger_state_digest_prefix` was last computed.
     digest_dirty: bool,
+    /// Ops refused only because their timestamp is ahead of our clock: offered again once it is
+    /// not (the gossip store keeps them, so dropping them would make this node diverge).
+    deferred: BTreeMap<(u64, OpId), SignedOp>,
 }
 
 fn label(kind: RejectKind) -> LedgerRejectReason {
@@ -361,6 +367,7 @@ impl LedgerActor {
             metrics,
             last,
             digest_dirty: false,
+            deferred: BTreeMap::new(),
         };
         actor.update_gauges();
         actor.publish_digest_prefix();
@@ -376,6 +383,7 @@ impl LedgerActor {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 _ = digest_tick.tick() => {
+                    self.retry_deferred().await;
                     if self.digest_dirty {
                         self.publish_digest_prefix();
                     }
@@ -433,9 +441,44 @@ impl LedgerActor {
                 Err(e) => tracing::error!(error = %e, "cannot read the gossip store"),
             }
         }
+        self.fold(ops).await;
+        self.metrics
+            .apply_duration
+            .record(started.elapsed().as_secs_f64());
+        self.update_metrics();
+    }
+
+    /// Offers deferred future-dated ops whose time has come.
+    async fn retry_deferred(&mut self) {
+        let horizon = now_ms().saturating_add(self.core.config().max_clock_skew_ms);
+        let due: Vec<(u64, OpId)> = self
+            .deferred
+            .range(..(horizon, OpId::from_bytes([0xFF; 32])))
+            .map(|(key, _)| *key)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let ops = due
+            .iter()
+            .filter_map(|key| self.deferred.remove(key))
+            .collect();
+        self.fold(ops).await;
+        self.update_metrics();
+    }
+
+    /// Inserts a batch, records amounts of newly applied transfers, defers future-dated ops
+    /// and stores what became held.
+    async fn fold(&mut self, ops: Vec<SignedOp>) {
         let outcome = self.core.insert_batch(ops.clone(), now_ms());
         let mut new_ops = Vec::new();
         for (op, item) in ops.into_iter().zip(outcome.items) {
+            if let Err(OpError::FutureTimestamp { .. }) = item {
+                if self.deferred.len() < MAX_DEFERRED {
+                    self.deferred.insert((op.op.timestamp_ms(), op.id()), op);
+                }
+                continue;
+            }
             if let Ok(BatchItem::Inserted(new)) = item {
                 if new.status == OpStatus::Applied {
                     self.record_amount(&op);
@@ -454,10 +497,6 @@ impl LedgerActor {
             }
         }
         self.persist(new_ops).await;
-        self.metrics
-            .apply_duration
-            .record(started.elapsed().as_secs_f64());
-        self.update_metrics();
     }
 
     fn record_amount(&self, op: &SignedOp) {

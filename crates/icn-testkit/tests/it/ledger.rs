@@ -312,3 +312,57 @@ async fn digest_prefix_gauge_matches_the_digest_on_every_node() {
     .unwrap();
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn future_dated_ops_are_applied_once_their_time_comes() {
+    use icn_identity::Keypair;
+    let cluster = Cluster::start_with(2, Topology::Line, |_, c| {
+        c.ledger.max_clock_skew_ms = 500;
+    })
+    .await
+    .unwrap();
+    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
+        .await
+        .unwrap();
+    let l0 = cluster.node(0).ledger().unwrap().clone();
+    l0.create_currency("HOUR", 50).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let early = Keypair::generate();
+    inject(
+        &cluster,
+        1,
+        &early,
+        transfer(early.did(), cluster.did(0), 7, 1, now + 2_500),
+    )
+    .await;
+    wait_until(T, "refused as future-dated first", || async {
+        cluster.scrape(0).await.unwrap().value_with(
+            "icn_ledger_transactions_rejected_total",
+            &[("reason", "future_timestamp")],
+        ) >= Some(1.0)
+    })
+    .await
+    .unwrap();
+    wait_until(T, "applied once its time came, on both nodes", || async {
+        l0.digest().await.unwrap().applied_transfers == 1
+            && cluster
+                .node(1)
+                .ledger()
+                .unwrap()
+                .digest()
+                .await
+                .unwrap()
+                .applied_transfers
+                == 1
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        l0.digest().await.unwrap(),
+        cluster.node(1).ledger().unwrap().digest().await.unwrap()
+    );
+    cluster.shutdown().await.unwrap();
+}

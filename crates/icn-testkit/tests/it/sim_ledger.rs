@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use icn_ledger::RejectKind;
-use icn_testkit::sim::{self, Cheat, LedgerSim, LedgerSimConfig, LedgerSimReport};
+use icn_testkit::sim::{self, Cheat, LedgerSim, LedgerSimConfig, LedgerSimReport, LinkConfig};
 
 const SEEDS: u64 = 200;
 
@@ -130,11 +130,29 @@ fn sim_ledger_honest_clients_alone_are_never_displaced() {
         ..LedgerSimConfig::default()
     };
     let test = "sim_ledger_honest";
-    for (seed, r) in run_all("honest only", test, SEEDS / 4, &config) {
+    for (seed, r) in run_all("honest only", test, SEEDS / 8, &config) {
         let why = sim::replay_command(test, seed);
         assert_eq!(r.honest.applied, r.honest.made, "seed={seed}: {why}");
         assert_eq!(r.equivocations, 0, "seed={seed}: {why}");
     }
+}
+
+#[test]
+fn sim_ledger_survives_a_lossy_network() {
+    let config = LedgerSimConfig {
+        nodes: 5,
+        cheats: 16,
+        max_partitions: 3,
+        max_restarts: 5,
+        link: LinkConfig {
+            min_latency_ms: 1,
+            max_latency_ms: 800,
+            loss: 0.2,
+            duplicate: 0.1,
+        },
+        ..LedgerSimConfig::default()
+    };
+    run_all("lossy", "sim_ledger_survives", SEEDS / 8, &config);
 }
 
 /// Ops timestamped near the clock-skew bound: see `LedgerSimConfig::future_cheats` for why
