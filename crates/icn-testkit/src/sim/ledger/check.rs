@@ -127,7 +127,7 @@ impl LedgerSim {
     }
 
     /// Node `i` refused `op`: only forged ops may be refused, and ops too far in the future
-    /// (by design: they "may be accepted later"; convergence shows whether they are).
+    /// (deferred, as the actor does; convergence shows whether they are held in the end).
     fn refused(&mut self, i: NodeIdx, op: &SignedOp, e: &OpError) {
         let id = op.id();
         if self.forged.contains(&id) {
@@ -136,6 +136,8 @@ impl LedgerSim {
         } else if e.kind() == RejectKind::FutureTimestamp {
             *self.report.refused.entry(e.kind()).or_default() += 1;
             self.refused_future.insert((i, id));
+            let key = (op.op.timestamp_ms(), id);
+            self.nodes[i].deferred.insert(key, op.clone());
         } else {
             self.violation(format!("node {i} refused the valid op {id}: {e}"));
         }

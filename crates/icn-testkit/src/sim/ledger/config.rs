@@ -25,8 +25,8 @@ pub enum Cheat {
     /// of the partition, if any).
     Equivocation,
     /// A correctly signed transfer timestamped about `max_clock_skew_ms` ahead of the node's
-    /// clock (just within or just beyond the bound). Only with
-    /// [`LedgerSimConfig::future_cheats`]: it breaks convergence (see that field).
+    /// clock (just within or just beyond the bound); scheduled by
+    /// [`LedgerSimConfig::future_cheats`].
     FutureTimestamp,
 }
 
@@ -54,12 +54,11 @@ pub struct LedgerSimConfig {
     /// Cheats at random times, drawn from [`Cheat::STANDARD`] (10), plus one equivocation per
     /// partition.
     pub cheats: usize,
-    /// [`Cheat::FutureTimestamp`]s at random times (0). Known to break convergence: a ledger
-    /// core refuses an op too far ahead of its clock (`FutureTimestamp`, "may be accepted
-    /// later") but nothing offers it again, except a restart's catch-up from the gossip store
-    /// (which already holds the entry, so gossip never redelivers it). A node that restarts
-    /// late enough holds the op, the others never do; and honest ops built after a held
-    /// near-future op (`next_timestamp`) are refused by nodes whose clocks are behind.
+    /// [`Cheat::FutureTimestamp`]s at random times (2). A core refuses an op too far ahead
+    /// of its clock; gossip has stored the entry and never delivers it again, so the node
+    /// defers the op and retries it every second (as the ledger actor does) or it would
+    /// diverge. Honest ops built after a held near-future op (`next_timestamp`) are ahead of
+    /// the clocks of nodes that are behind, and deferred there too.
     pub future_cheats: usize,
     /// Chance that a second currency is created by another node (0.5).
     pub second_currency_probability: f64,
@@ -98,7 +97,7 @@ impl Default for LedgerSimConfig {
             payments: 50,
             limit_raises: 4,
             cheats: 10,
-            future_cheats: 0,
+            future_cheats: 2,
             second_currency_probability: 0.5,
             default_credit_limit: 40,
             max_payment: 30,
@@ -156,7 +155,7 @@ pub struct LedgerSimReport {
     /// Held ops rejected at the end, by kind.
     pub rejected: BTreeMap<RejectKind, u64>,
     /// Stateless refusals over all nodes, by kind (forged ops each time a core saw one; ops
-    /// too far in the future).
+    /// too far in the future, each time they were offered too early).
     pub refused: BTreeMap<RejectKind, u64>,
     /// Equivocations at the end (held transfers sharing `(from, seq)`, beyond the first).
     pub equivocations: u64,
@@ -166,6 +165,8 @@ pub struct LedgerSimReport {
     pub refolded_ops: u64,
     /// Ops lost from ledger stores in crashes and recovered from the gossip store.
     pub recovered_on_restart: u64,
+    /// Ops a core refused as too far in the future, deferred, and held on a retry.
+    pub deferred_held: u64,
     /// Honest clients.
     pub honest: HonestTally,
     /// Cheats carried out, by kind (a replay with nothing to replay pays validly instead).

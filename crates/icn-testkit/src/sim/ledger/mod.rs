@@ -10,11 +10,12 @@
 //!   inserts them and publishes them as gossip entries.
 //! - Malicious clients (their own keys) pick a node to submit through; the node inserts their
 //!   ops directly (bypassing `validate_local`) and publishes them: overspends, replayed seqs
-//!   (late or backdated), forged signatures and equivocations aimed at both sides of a
-//!   partition. A forged op travels in a validly signed entry, so gossip stores it and every
-//!   ledger core must refuse it.
+//!   (late or backdated), forged signatures, equivocations aimed at both sides of a partition,
+//!   and ops dated near the clock-skew bound. A forged op travels in a validly signed entry,
+//!   so gossip stores it and every ledger core must refuse it.
 //! - Remote ops reach the ledger as the actor does it: the entries one gossip input stores are
-//!   decoded and inserted as one batch. A crash keeps the gossip store and the ledger store
+//!   decoded and inserted as one batch; ops refused as too far in the future are deferred and
+//!   retried every second. A crash keeps the gossip store and the ledger store
 //!   minus an unflushed tail of remote ops; a restart rebuilds the gossip core from its store
 //!   and the ledger with `LedgerCore::restore`, then catches up from the gossip store.
 //!
@@ -68,8 +69,12 @@ struct LedgerNode {
     /// Ops the ledger stored, in write order, each with whether it came from gossip (only
     /// those can be lost in a crash: the actor stores local ops before publishing them).
     store: Vec<(SignedOp, bool)>,
-    /// Digest when the node last crashed, to compare after its restart.
-    digest_at_crash: Option<[u8; 32]>,
+    /// Digest and held ops when the node last crashed, to compare after its restart.
+    at_crash: Option<([u8; 32], BTreeSet<OpId>)>,
+    /// Ops refused only because they are ahead of the node's clock, by (timestamp, id):
+    /// offered again once they are not, as the ledger actor does. Lost in a crash (the
+    /// restart's catch-up from the gossip store offers them again).
+    deferred: BTreeMap<(u64, OpId), SignedOp>,
 }
 
 /// An op an honest client made, with the statuses (applied or not) of the held ops that
@@ -144,7 +149,8 @@ impl LedgerSim {
             .map(|_| LedgerNode {
                 core: None,
                 store: Vec::new(),
-                digest_at_crash: None,
+                at_crash: None,
+                deferred: BTreeMap::new(),
             })
             .collect();
         let events: BTreeMap<(u64, u64), Event> = script
@@ -169,6 +175,7 @@ impl LedgerSim {
             replays: 0,
             refolded_ops: 0,
             recovered_on_restart: 0,
+            deferred_held: 0,
             honest: HonestTally::default(),
             cheats: BTreeMap::new(),
             malicious_payments: 0,
@@ -298,10 +305,11 @@ impl LedgerSim {
             self.violation(format!("node {i}: restore skipped {skipped:?}"));
         }
         self.check_node(i);
-        // Catch up from the gossip store, as the actor does. Ops this node refused as too far
-        // in the future go last: they may apply now, so they are not part of the comparison
-        // with the state before the crash.
-        let (later, missing): (Vec<SignedOp>, Vec<SignedOp>) = self.cluster.nodes[i]
+        // Catch up from the gossip store, as the actor does: first the ops held before the
+        // crash (the ledger store lost some), to compare with the state then; then the rest
+        // (deferred future-dated ops, which may be due now; forged ops, refused again).
+        let at_crash = self.nodes[i].at_crash.take();
+        let (missing, later): (Vec<SignedOp>, Vec<SignedOp>) = self.cluster.nodes[i]
             .store
             .keys()
             .filter_map(|id| self.published.get(id).map(|(_, op)| op.clone()))
@@ -311,14 +319,15 @@ impl LedgerSim {
                     .as_ref()
                     .is_some_and(|c| !c.contains(&op.id()))
             })
-            .partition(|op| self.refused_future.contains(&(i, op.id())));
+            .partition(|op| {
+                at_crash
+                    .as_ref()
+                    .is_some_and(|(_, ids)| ids.contains(&op.id()))
+            });
         if !missing.is_empty() {
-            let inserted = self.insert_remote(i, missing);
-            if self.nodes[i].digest_at_crash.is_some() {
-                self.report.recovered_on_restart += inserted;
-            }
+            self.report.recovered_on_restart += self.insert_remote(i, missing);
         }
-        if let Some(before) = self.nodes[i].digest_at_crash.take() {
+        if let Some((before, _)) = at_crash {
             self.report.restarts_done += 1;
             let after = self.nodes[i].core.as_ref().map(LedgerCore::state_digest);
             if after != Some(before) {
@@ -338,7 +347,9 @@ impl LedgerSim {
             return;
         };
         self.retire_ledger(&core);
-        self.nodes[i].digest_at_crash = Some(core.state_digest());
+        let held = core.ops_in_order().map(|h| h.key.id).collect();
+        self.nodes[i].at_crash = Some((core.state_digest(), held));
+        self.nodes[i].deferred.clear();
         let _ = self.cluster.stop(i);
         let lose = self.rng.gen_range(0..=self.config.max_lost_on_crash);
         let store = &mut self.nodes[i].store;
@@ -358,14 +369,34 @@ impl LedgerSim {
         self.report.refolded_ops += stats.refolded_ops;
     }
 
-    /// Ticks every node; checks gossip invariants once per virtual second.
+    /// Ticks every node; once per virtual second, checks gossip invariants and retries
+    /// deferred ops.
     fn tick(&mut self) {
         let full_check = self.cluster.now_ms.is_multiple_of(1_000);
         for i in 0..self.nodes.len() {
             self.feed(i, Input::Tick);
             if full_check {
                 self.cluster.check(i);
+                self.retry_deferred(i);
             }
+        }
+    }
+
+    /// Offers node `i`'s deferred ops whose time has come (the actor does it every second).
+    fn retry_deferred(&mut self, i: NodeIdx) {
+        if self.nodes[i].core.is_none() {
+            return;
+        }
+        let horizon = self.cluster.node_now(i) + self.config.ledger.max_clock_skew_ms;
+        let node = &mut self.nodes[i];
+        let later = node
+            .deferred
+            .split_off(&(horizon + 1, OpId::from_bytes([0; 32])));
+        let due: Vec<SignedOp> = std::mem::replace(&mut node.deferred, later)
+            .into_values()
+            .collect();
+        if !due.is_empty() {
+            self.report.deferred_held += self.insert_remote(i, due);
         }
     }
 
