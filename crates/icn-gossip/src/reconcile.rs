@@ -26,7 +26,7 @@
 //! over `O(log n)` rounds, whatever the size `n` of the sets.
 //!
 //! # Fingerprints
-//! `blake3(count as u64 LE ‖ (sum of the ids as 256-bit little-endian integers mod 2²⁵⁶))`,
+//! `blake3(count as u64 LE ‖ (sum of blake3(id) as 256-bit little-endian integers mod 2²⁵⁶))`,
 //! truncated to 16 bytes: order-independent and cheap to compute. A sum is not collision
 //! resistant against ids chosen on purpose, but ids are blake3 hashes of signed entries, and a
 //! collision only hides a difference until either set changes (liveness, not safety).
@@ -242,10 +242,14 @@ pub fn fingerprint<'a>(ids: impl IntoIterator<Item = &'a Id>) -> Fingerprint {
     let mut sum = [0u64; 4];
     for id in ids {
         count = count.wrapping_add(1);
+        // Sum hashes of the ids, not the ids: structured ids (long shared prefixes, small
+        // numbers) would otherwise collide as easily as {1, 4} and {2, 3}.
+        let hashed = blake3::hash(id);
+        let hashed = hashed.as_bytes();
         let mut carry = false;
         for (i, limb) in sum.iter_mut().enumerate() {
             let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&id[8 * i..8 * i + 8]);
+            bytes.copy_from_slice(&hashed[8 * i..8 * i + 8]);
             let (partial, c1) = limb.overflowing_add(u64::from_le_bytes(bytes));
             let (total, c2) = partial.overflowing_add(u64::from(carry));
             *limb = total;
