@@ -318,7 +318,9 @@ impl GossipActor {
             let mut pending = Pending::default();
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = tick.tick() => self.input(Input::Tick, &mut pending),
+                _ = tick.tick() => {
+                    self.input(Input::Tick, &mut pending);
+                }
                 event = self.events.recv() => match event {
                     Some(event) => self.on_event(event, &mut pending),
                     None => break,
@@ -339,14 +341,19 @@ impl GossipActor {
         }
     }
 
-    fn input(&mut self, input: Input, pending: &mut Pending) {
+    /// Runs one input through the core; returns the last rejection it reported, if any.
+    fn input(&mut self, input: Input, pending: &mut Pending) -> Option<RejectReason> {
+        let mut rejected = None;
         for output in self.core.handle(input, now_ms()) {
             match output {
                 Output::Store { ref entry, .. } => {
                     pending.to_store.push(entry.clone());
                     pending.after_commit.push(output);
                 }
-                Output::Rejected { reason, .. } => self.metrics.entries_rejected.inc(label(reason)),
+                Output::Rejected { reason, .. } => {
+                    self.metrics.entries_rejected.inc(label(reason));
+                    rejected = Some(reason);
+                }
                 Output::AntiEntropyStarted { .. } => self.metrics.anti_entropy_rounds.increment(1),
                 Output::TopicsChanged(topics) => {
                     self.network
@@ -355,6 +362,7 @@ impl GossipActor {
                 other => pending.after_commit.push(other),
             }
         }
+        rejected
     }
 
     fn on_event(&mut self, event: NetEvent, pending: &mut Pending) {
@@ -400,22 +408,7 @@ impl GossipActor {
                 let entry = Entry::sign(&self.keypair, topic, now_ms(), payload);
                 let id = entry.id();
                 let before = pending.to_store.len();
-                let outputs = self.core.handle(Input::Publish(entry), now_ms());
-                let mut refused = None;
-                for output in outputs {
-                    match output {
-                        Output::Rejected { reason, .. } => {
-                            self.metrics.entries_rejected.inc(label(reason));
-                            refused = Some(reason);
-                        }
-                        Output::Store { ref entry, .. } => {
-                            pending.to_store.push(entry.clone());
-                            pending.after_commit.push(output);
-                        }
-                        other => pending.after_commit.push(other),
-                    }
-                }
-                match refused {
+                match self.input(Input::Publish(entry), pending) {
                     Some(reason) if pending.to_store.len() == before => {
                         let _ = reply.send(Err(GossipError::Rejected(reason)));
                     }

@@ -92,6 +92,16 @@ pub fn did_from_cert(cert: &CertificateDer<'_>) -> Result<Did, rustls::Error> {
         .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))
 }
 
+/// The only signature scheme offered or accepted.
+const ED25519_ONLY: &[SignatureScheme] = &[SignatureScheme::ED25519];
+
+/// TLS 1.2 is never negotiated; both verifiers refuse its signatures.
+fn refuse_tls12() -> Result<HandshakeSignatureValid, rustls::Error> {
+    Err(rustls::Error::PeerIncompatible(
+        rustls::PeerIncompatible::Tls12NotOffered,
+    ))
+}
+
 fn check_tls13(
     algorithms: &WebPkiSupportedAlgorithms,
     message: &[u8],
@@ -157,9 +167,7 @@ impl ServerCertVerifier for PeerServerVerifier {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::Tls12NotOffered,
-        ))
+        refuse_tls12()
     }
 
     fn verify_tls13_signature(
@@ -172,7 +180,7 @@ impl ServerCertVerifier for PeerServerVerifier {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
+        ED25519_ONLY.to_vec()
     }
 }
 
@@ -226,9 +234,7 @@ impl ClientCertVerifier for PeerClientVerifier {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::Tls12NotOffered,
-        ))
+        refuse_tls12()
     }
 
     fn verify_tls13_signature(
@@ -241,7 +247,7 @@ impl ClientCertVerifier for PeerClientVerifier {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
+        ED25519_ONLY.to_vec()
     }
 }
 
