@@ -88,7 +88,7 @@ pub enum KeystoreError {
     #[error("the passphrases do not match")]
     PassphraseMismatch,
     /// Reading the passphrase from the terminal failed.
-    #[error("cannot read the passphrase from the terminal: {source}")]
+    #[error("cannot read the passphrase from the terminal")]
     Prompt {
         /// The underlying error.
         #[source]

@@ -39,7 +39,7 @@ use icn_obs::labels::DialFailureReason;
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     /// The UDP listen address could not be bound.
-    #[error("cannot bind the QUIC endpoint on {addr}: {source}")]
+    #[error("cannot bind the QUIC endpoint on {addr}")]
     Bind {
         /// The address.
         addr: std::net::SocketAddr,

@@ -43,7 +43,7 @@ pub use tls::TlsFiles;
 #[derive(Debug, thiserror::Error)]
 pub enum ObsError {
     /// The metrics listener could not bind its address (for example, the port is in use).
-    #[error("cannot bind the metrics listener on {addr}: {source}")]
+    #[error("cannot bind the metrics listener on {addr}")]
     Bind {
         /// The address we tried to bind.
         addr: std::net::SocketAddr,

@@ -59,7 +59,7 @@ impl std::fmt::Debug for RpcServer {
 #[derive(Debug, thiserror::Error)]
 pub enum RpcServerError {
     /// The address could not be bound (for example, the port is in use).
-    #[error("cannot bind the RPC listener on {addr}: {source}")]
+    #[error("cannot bind the RPC listener on {addr}")]
     Bind {
         /// The address we tried to bind.
         addr: SocketAddr,

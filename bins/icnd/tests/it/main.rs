@@ -3,14 +3,45 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
 
 mod daemon;
+mod devnet;
+mod live;
 mod metrics_security;
 mod network;
 mod prometheus;
 mod rules;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Path of the `icnd` binary cargo built for these tests.
 pub fn icnd() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_icnd"))
+}
+
+/// Path of the `icnctl` binary next to `icnd` (built by the workspace test run).
+pub fn icnctl() -> PathBuf {
+    let path = icnd().with_file_name("icnctl");
+    assert!(
+        path.exists(),
+        "{} is missing: run the workspace tests (cargo nextest run --workspace)",
+        path.display()
+    );
+    path
+}
+
+/// `icnd init --data-dir DIR --password-file PASSWORD`; returns the printed DID.
+pub fn init(dir: &Path, password: &Path) -> String {
+    let output = Command::new(icnd())
+        .args(["init", "--data-dir"])
+        .arg(dir)
+        .arg("--password-file")
+        .arg(password)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
 }

@@ -1,38 +1,12 @@
 //! The README flow with real processes: `icnd init`, two `icnd run`, `icnctl peers` on each.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use icn_testkit::process::IcndProcess;
 
-use crate::icnd;
-
-fn icnctl() -> PathBuf {
-    let path = icnd().with_file_name("icnctl");
-    assert!(
-        path.exists(),
-        "{} is missing: run the workspace tests (cargo nextest run --workspace)",
-        path.display()
-    );
-    path
-}
-
-fn init(dir: &Path, password: &Path) -> String {
-    let output = Command::new(icnd())
-        .args(["init", "--data-dir"])
-        .arg(dir)
-        .arg("--password-file")
-        .arg(password)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
+use crate::{icnctl, icnd, init};
 
 fn ctl(dir: &Path, args: &[&str]) -> serde_json::Value {
     let output = Command::new(icnctl())

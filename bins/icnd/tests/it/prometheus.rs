@@ -69,10 +69,72 @@ async fn promtool_accepts_a_live_scrape() {
     }
 }
 
-/// A Prometheus server killed on drop.
-struct Prometheus {
+/// A real Prometheus server on a free loopback port, killed on drop.
+pub struct Prometheus {
     child: Child,
-    _dir: tempfile::TempDir,
+    /// Where its API answers.
+    pub addr: std::net::SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Starts `prometheus` with `config` written to `prometheus.yml` and `files` (name, text)
+    /// beside it, so that relative `rule_files` resolve.
+    pub fn start(program: &std::path::Path, config: &str, files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        // Prometheus' own default port is 9090, like ours: always give it another free one.
+        let addr = free_loopback_addr().unwrap();
+        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+        let child = Command::new(program)
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Self { child, addr, dir }
+    }
+
+    /// Everything Prometheus logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+
+    /// The answer of `GET /api/v1/<path>` with `params` (Null when the server does not answer).
+    pub async fn api(&self, path: &str, params: &[(&str, &str)]) -> serde_json::Value {
+        let url = format!("http://{}/api/v1/{path}", self.addr);
+        match reqwest::Client::new().get(url).query(params).send().await {
+            Ok(response) => response.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+
+    /// The result vector of an instant query (empty when the server does not answer).
+    pub async fn query(&self, promql: &str) -> Vec<serde_json::Value> {
+        let answer = self.api("query", &[("query", promql)]).await;
+        answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits until `promql` returns at least one series, or panics with Prometheus' log.
+    pub async fn wait_for_series(&self, timeout: Duration, promql: &str) {
+        wait_until(timeout, &format!("Prometheus to answer {promql}"), || async {
+            !self.query(promql).await.is_empty()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nprometheus log:\n{}", self.log()));
+    }
 }
 
 impl Drop for Prometheus {
@@ -82,83 +144,26 @@ impl Drop for Prometheus {
     }
 }
 
-async fn query(prom: std::net::SocketAddr, promql: &str) -> serde_json::Value {
-    let url = format!("http://{prom}/api/v1/query");
-    match reqwest::Client::new()
-        .get(url)
-        .query(&[("query", promql)])
-        .send()
-        .await
-    {
-        Ok(response) => response.json().await.unwrap_or_default(),
-        Err(_) => serde_json::Value::Null,
-    }
-}
-
 #[tokio::test]
 async fn real_prometheus_scrapes_the_node() {
-    let Some(prometheus) = require_program("prometheus").unwrap() else {
+    let Some(program) = require_program("prometheus").unwrap() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let node = IcndProcess::start(icnd(), &dir.path().join("n1"), &[]).unwrap();
     let target = node.metrics_addr().unwrap();
-
-    let prom_dir = tempfile::tempdir().unwrap();
-    let config = prom_dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: icnd\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-    .unwrap();
-    // Prometheus' own default port is 9090, like ours: always give it another free one.
-    let prom_addr = free_loopback_addr().unwrap();
-    let log = std::fs::File::create(prom_dir.path().join("prometheus.log")).unwrap();
-    let child = Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            prom_dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address={prom_addr}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let prom = Prometheus {
-        child,
-        _dir: prom_dir,
-    };
-
-    wait_until(
-        Duration::from_secs(60),
-        "Prometheus to report up{job=\"icnd\"} == 1",
-        || async {
-            let answer = query(prom_addr, "up{job=\"icnd\"}").await;
-            answer["data"]["result"][0]["value"][1] == "1"
-        },
-    )
-    .await
-    .unwrap_or_else(|e| {
-        let log =
-            std::fs::read_to_string(prom._dir.path().join("prometheus.log")).unwrap_or_default();
-        panic!("{e}\nprometheus log:\n{log}")
-    });
-    let uptime = query(prom_addr, "icn_system_uptime_seconds{job=\"icnd\"}").await;
-    let sample = &uptime["data"]["result"][0]["value"][1];
-    let seconds: f64 = sample.as_str().unwrap().parse().unwrap();
-    assert!(seconds >= 0.0, "{uptime}");
-    let amount = query(
-        prom_addr,
-        "icn_ledger_transaction_amount_bucket{le=\"+Inf\"}",
-    )
-    .await;
-    assert_eq!(
-        amount["data"]["result"].as_array().map(Vec::len),
-        Some(1),
-        "{amount}"
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: icnd\n    static_configs:\n      - targets: ['{target}']\n"
     );
+    let prom = Prometheus::start(&program, &config, &[]);
+    prom.wait_for_series(Duration::from_secs(60), "up{job=\"icnd\"} == 1")
+        .await;
+    let uptime = prom.query("icn_system_uptime_seconds{job=\"icnd\"}").await;
+    let seconds: f64 = uptime[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(seconds >= 0.0, "{uptime:?}");
+    let amount = prom
+        .query("icn_ledger_transaction_amount_bucket{le=\"+Inf\"}")
+        .await;
+    assert_eq!(amount.len(), 1, "{amount:?}");
     drop(node);
 }
