@@ -123,10 +123,19 @@ pub enum Command {
 /// `icnctl top`.
 #[derive(Debug, Args)]
 pub struct TopArgs {
-    /// Metrics addresses to watch, comma-separated: host:port or http://host:port/metrics
-    /// (default: the address in DIR/metrics.addr).
+    /// Metrics addresses to watch, comma-separated: host:port, http://host:port/metrics or
+    /// https://host:port/metrics (default: the address in DIR/metrics.addr).
     #[arg(long, value_name = "ADDR,...", value_delimiter = ',')]
     pub nodes: Vec<String>,
+
+    /// File holding the bearer token of the nodes' metrics endpoints (their
+    /// --metrics-token-file).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+
+    /// PEM file of a CA to trust for https:// nodes, besides the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_ca: Option<PathBuf>,
 
     /// Time between scrapes.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]

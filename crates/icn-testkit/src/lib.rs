@@ -7,9 +7,11 @@
 //! - [`mod@scrape`]: fetch a node's `/metrics` and query the parsed page with typed accessors.
 //! - [`sim`]: the deterministic simulator (gossip and ledger cores over a simulated network, seeded).
 //! - [`wait`]: `wait_until`, the only way tests wait (no fixed sleeps).
+//! - [`pki`]: a throw-away CA and server certificate for TLS endpoint tests.
 //! - [`tools`]: locating external programs tests need (promtool, prometheus) and free ports.
 
 pub mod cluster;
+pub mod pki;
 pub mod process;
 pub mod scrape;
 pub mod sim;

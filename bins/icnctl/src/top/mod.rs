@@ -1,5 +1,6 @@
 //! `icnctl top`: a live view of one or many nodes, read from their Prometheus `/metrics` pages
-//! (plain HTTP, no token: the same page Prometheus scrapes).
+//! (the same page Prometheus scrapes; over HTTPS and with a bearer token when the nodes
+//! require them: `--metrics-ca`, `--metrics-token-file`).
 //!
 //! Nodes come from `--nodes` (metrics addresses) or else from `DIR/metrics.addr`, which the node
 //! writes when its metrics listener is bound. Every node is scraped once per `--interval`, all
@@ -20,7 +21,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
-use reqwest::{Client, Url};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Certificate, Client, Url};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -64,10 +66,7 @@ pub async fn run(cli: &Cli, args: &TopArgs) -> anyhow::Result<()> {
         "--json needs --once (the live view has no JSON form)"
     );
     let targets = targets(cli, args)?;
-    let client = Client::builder()
-        .timeout(args.interval.clamp(SCRAPE_TIMEOUT_MIN, SCRAPE_TIMEOUT_MAX))
-        .build()
-        .context("cannot set up the HTTP client")?;
+    let client = http_client(args)?;
     let mut model = Model::new(targets.iter().map(|t| t.instance.clone()), args.interval);
     if args.once {
         once(&client, &targets, &mut model, args.interval).await?;
@@ -82,6 +81,47 @@ pub async fn run(cli: &Cli, args: &TopArgs) -> anyhow::Result<()> {
     } else {
         live(client, targets, model, args.interval).await
     }
+}
+
+/// The scraping client: the scrape timeout, the token as a bearer header on every request, and
+/// `--metrics-ca` trusted besides the system's roots.
+fn http_client(args: &TopArgs) -> anyhow::Result<Client> {
+    let mut builder = Client::builder()
+        .use_rustls_tls()
+        .timeout(args.interval.clamp(SCRAPE_TIMEOUT_MIN, SCRAPE_TIMEOUT_MAX));
+    if let Some(path) = &args.metrics_token_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?;
+        let token = text.trim_end_matches(['\r', '\n']);
+        anyhow::ensure!(
+            !token.is_empty(),
+            "the token file {} is empty",
+            path.display()
+        );
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).with_context(|| {
+            format!(
+                "the token in {} is not a valid header value",
+                path.display()
+            )
+        })?;
+        value.set_sensitive(true);
+        builder = builder.default_headers(HeaderMap::from_iter([(AUTHORIZATION, value)]));
+    }
+    if let Some(path) = &args.metrics_ca {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        let certificates = Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("no PEM certificate in {}", path.display()))?;
+        anyhow::ensure!(
+            !certificates.is_empty(),
+            "no PEM certificate in {}",
+            path.display()
+        );
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().context("cannot set up the HTTP client")
 }
 
 /// The nodes named by `--nodes`, else the one in `DIR/metrics.addr`.
@@ -107,7 +147,8 @@ fn targets(cli: &Cli, args: &TopArgs) -> anyhow::Result<Vec<Target>> {
     }
 }
 
-/// `host:port` (its `/metrics` page) or a full `http://` URL (`/metrics` when it has no path).
+/// `host:port` (its `/metrics` page) or a full `http://` or `https://` URL (`/metrics` when it
+/// has no path).
 fn parse_target(text: &str) -> anyhow::Result<Target> {
     let text = text.trim();
     let url = if text.contains("://") {
@@ -126,8 +167,8 @@ fn parse_target(text: &str) -> anyhow::Result<Target> {
             .with_context(|| format!("cannot parse node address {text:?}"))?
     };
     anyhow::ensure!(
-        url.scheme() == "http",
-        "cannot scrape {text:?}: only plain http:// is supported"
+        matches!(url.scheme(), "http" | "https"),
+        "cannot scrape {text:?}: give an http:// or https:// address"
     );
     let host = url
         .host_str()
@@ -325,7 +366,10 @@ mod tests {
         assert!(parse_target("").is_err());
         assert!(parse_target("host:port").is_err());
         assert!(parse_target("127.0.0.1:9090/metrics").is_err());
-        let err = parse_target("https://node:9090").unwrap_err().to_string();
-        assert!(err.contains("only plain http://"), "{err}");
+        let t = parse_target("https://node:9443").unwrap();
+        assert_eq!(t.instance, "node:9443");
+        assert_eq!(t.url.as_str(), "https://node:9443/metrics");
+        let err = parse_target("ftp://node:21").unwrap_err().to_string();
+        assert!(err.contains("http:// or https://"), "{err}");
     }
 }

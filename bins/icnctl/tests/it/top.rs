@@ -1,7 +1,9 @@
 //! `icnctl top --once` against a real two-node cluster, and against nothing at all.
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use icn_testkit::pki::TestPki;
 use icn_testkit::{Cluster, Topology, wait_until};
 
 use crate::node::{closed_port, icnctl, stderr, success};
@@ -109,4 +111,62 @@ async fn once_fails_when_no_node_answers() {
         "{}",
         stderr(&out)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_reads_nodes_behind_a_token_and_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    };
+    let (cert, key) = (
+        write("cert.pem", &pki.cert_pem),
+        write("key.pem", &pki.key_pem),
+    );
+    let (token, ca) = (write("token", "top-secret\n"), write("ca.pem", &pki.ca_pem));
+    let cluster = Cluster::start_with(1, Topology::Isolated, |_, config| {
+        config.metrics.token_file = Some(token.clone());
+        config.metrics.tls_cert = Some(cert.clone());
+        config.metrics.tls_key = Some(key.clone());
+    })
+    .await
+    .unwrap();
+    let port = cluster.node(0).metrics_addr().unwrap().port();
+    let node = format!("https://localhost:{port}");
+    let base = ["top", "--once", "--interval", "200ms", "--nodes", &node];
+    let (token, ca) = (token.to_str().unwrap(), ca.to_str().unwrap());
+
+    let text = success(
+        &icnctl(
+            dir.path(),
+            &[
+                &base[..],
+                &["--metrics-token-file", token, "--metrics-ca", ca],
+            ]
+            .concat(),
+        )
+        .await,
+    );
+    let cells = row(&text, &format!("localhost:{port}"));
+    assert_eq!(cells[1], "up", "{text}");
+
+    // Without the token: 401; without the CA: the certificate is not trusted.
+    let out = icnctl(dir.path(), &[&base[..], &["--metrics-ca", ca]].concat()).await;
+    assert!(stderr(&out).contains("HTTP 401"), "{}", stderr(&out));
+    let out = icnctl(
+        dir.path(),
+        &[&base[..], &["--metrics-token-file", token]].concat(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr(&out).contains("no node answered"),
+        "{}",
+        stderr(&out)
+    );
+    cluster.shutdown().await.unwrap();
 }

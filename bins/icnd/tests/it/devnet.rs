@@ -54,7 +54,10 @@ async fn devnet_script_runs_nodes_prometheus_and_traffic_then_stops_on_ctrl_c() 
         }
     });
     let mut lines = Vec::new();
-    while !lines.iter().any(|l: &String| l.starts_with("devnet: ready")) {
+    while !lines
+        .iter()
+        .any(|l: &String| l.starts_with("devnet: ready"))
+    {
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(line) => lines.push(line),
             Err(e) => panic!("no ready line ({e}); output so far:\n{}", lines.join("\n")),
@@ -84,18 +87,22 @@ async fn devnet_script_runs_nodes_prometheus_and_traffic_then_stops_on_ctrl_c() 
     }
     if prometheus.is_some() {
         let url = format!("{prometheus_url}/api/v1/query");
-        wait_until(Duration::from_secs(60), "Prometheus scraping both", || async {
-            let Ok(answer) = reqwest::Client::new()
-                .get(&url)
-                .query(&[("query", "count(up{job=\"icnd\"} == 1)")])
-                .send()
-                .await
-            else {
-                return false;
-            };
-            let answer: serde_json::Value = answer.json().await.unwrap_or_default();
-            answer["data"]["result"][0]["value"][1] == "2"
-        })
+        wait_until(
+            Duration::from_secs(60),
+            "Prometheus scraping both",
+            || async {
+                let Ok(answer) = reqwest::Client::new()
+                    .get(&url)
+                    .query(&[("query", "count(up{job=\"icnd\"} == 1)")])
+                    .send()
+                    .await
+                else {
+                    return false;
+                };
+                let answer: serde_json::Value = answer.json().await.unwrap_or_default();
+                answer["data"]["result"][0]["value"][1] == "2"
+            },
+        )
         .await
         .unwrap();
     }

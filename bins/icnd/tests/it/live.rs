@@ -46,7 +46,11 @@ fn prometheus_config(targets: &[SocketAddr]) -> String {
     let mut config = docs("prometheus/prometheus.yml");
     config = replace_all(&config, "scrape_interval: 15s", "scrape_interval: 1s");
     config = replace_all(&config, "scrape_timeout: 10s", "scrape_timeout: 1s");
-    config = replace_all(&config, "evaluation_interval: 15s", "evaluation_interval: 1s");
+    config = replace_all(
+        &config,
+        "evaluation_interval: 15s",
+        "evaluation_interval: 1s",
+    );
     let shipped: String = (1..=3)
         .map(|i| format!("          - 127.0.0.1:910{i}\n"))
         .collect();
@@ -170,7 +174,10 @@ fn start_devnet(root: &Path) -> Devnet {
     let mut bootstrap = Vec::new();
     for i in 1..=3 {
         let dir = root.join(format!("n{i}"));
-        init(&dir, Path::new(password.trim_start_matches("--password-file=")));
+        init(
+            &dir,
+            Path::new(password.trim_start_matches("--password-file=")),
+        );
         let mut args = vec!["--config", config.as_str(), password.as_str()];
         args.extend(bootstrap.iter().map(String::as_str));
         let node = IcndProcess::start(icnd(), &dir, &args).unwrap();
@@ -197,16 +204,23 @@ async fn drive_traffic(devnet: &Devnet) {
     ctl(d1, &["currency", "create", "HOUR", "--limit", "100"]);
     // Every node sees the currency before paying in it.
     for dir in &devnet.dirs {
-        wait_until(Duration::from_secs(20), "the currency everywhere", || async {
-            let balances = ctl(dir, &["balance"]);
-            balances.to_string().contains("HOUR")
-        })
+        wait_until(
+            Duration::from_secs(20),
+            "the currency everywhere",
+            || async {
+                let balances = ctl(dir, &["balance"]);
+                balances.to_string().contains("HOUR")
+            },
+        )
         .await
         .unwrap();
     }
     for round in 0..5 {
         for (i, dir) in devnet.dirs.iter().enumerate() {
-            ctl(dir, &["publish", "news", &format!("round {round} from n{}", i + 1)]);
+            ctl(
+                dir,
+                &["publish", "news", &format!("round {round} from n{}", i + 1)],
+            );
         }
         ctl(d1, &["pay", "HOUR", &dids[1], "3"]);
         ctl(d2, &["pay", "HOUR", &dids[2], "2"]);
@@ -216,19 +230,27 @@ async fn drive_traffic(devnet: &Devnet) {
             ctl(dir, &["entries", "news"]);
         }
     }
-    wait_until(Duration::from_secs(30), "entries and digests to agree", || async {
-        let counts: Vec<usize> = devnet
-            .dirs
-            .iter()
-            .map(|dir| ctl(dir, &["entries", "news"]).as_array().map_or(0, Vec::len))
-            .collect();
-        let digests: Vec<String> = devnet
-            .dirs
-            .iter()
-            .map(|dir| ctl(dir, &["ledger", "digest"])["digest"].to_string())
-            .collect();
-        counts.iter().all(|&c| c == 15) && digests.iter().all(|d| *d == digests[0])
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "entries and digests to agree",
+        || async {
+            let counts: Vec<usize> = devnet
+                .dirs
+                .iter()
+                .map(|dir| {
+                    ctl(dir, &["entries", "news"])
+                        .as_array()
+                        .map_or(0, Vec::len)
+                })
+                .collect();
+            let digests: Vec<String> = devnet
+                .dirs
+                .iter()
+                .map(|dir| ctl(dir, &["ledger", "digest"])["digest"].to_string())
+                .collect();
+            counts.iter().all(|&c| c == 15) && digests.iter().all(|d| *d == digests[0])
+        },
+    )
     .await
     .unwrap();
 }
@@ -265,11 +287,8 @@ async fn dashboard_and_alerts_work_against_a_live_devnet() {
         &["check", "config", config_path.to_str().unwrap()],
     );
     let prom = Prometheus::start(&prometheus, &config, &[("alerts.yml", &rules)]);
-    prom.wait_for_series(
-        Duration::from_secs(60),
-        "count(up{job=\"icnd\"} == 1) == 3",
-    )
-    .await;
+    prom.wait_for_series(Duration::from_secs(60), "count(up{job=\"icnd\"} == 1) == 3")
+        .await;
 
     drive_traffic(&devnet).await;
 

@@ -8,6 +8,7 @@ mod live;
 mod metrics_security;
 mod network;
 mod prometheus;
+mod remote_write;
 mod rules;
 
 use std::path::{Path, PathBuf};

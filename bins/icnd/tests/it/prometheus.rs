@@ -81,6 +81,18 @@ impl Prometheus {
     /// Starts `prometheus` with `config` written to `prometheus.yml` and `files` (name, text)
     /// beside it, so that relative `rule_files` resolve.
     pub fn start(program: &std::path::Path, config: &str, files: &[(&str, &str)]) -> Self {
+        Self::start_with_args(program, config, files, &["--storage.tsdb.path={dir}/data"])
+    }
+
+    /// [`Self::start`] with the storage arguments given (`--storage.tsdb.path=...` or, in agent
+    /// mode, `--storage.agent.path=...`); `{dir}` in them is replaced by the server's own
+    /// directory.
+    pub fn start_with_args(
+        program: &std::path::Path,
+        config: &str,
+        files: &[(&str, &str)],
+        args: &[&str],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
@@ -92,11 +104,11 @@ impl Prometheus {
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
         let child = Command::new(program)
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
             .arg(format!("--web.listen-address={addr}"))
+            .args(
+                args.iter()
+                    .map(|a| a.replace("{dir}", &dir.path().display().to_string())),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -129,9 +141,11 @@ impl Prometheus {
 
     /// Waits until `promql` returns at least one series, or panics with Prometheus' log.
     pub async fn wait_for_series(&self, timeout: Duration, promql: &str) {
-        wait_until(timeout, &format!("Prometheus to answer {promql}"), || async {
-            !self.query(promql).await.is_empty()
-        })
+        wait_until(
+            timeout,
+            &format!("Prometheus to answer {promql}"),
+            || async { !self.query(promql).await.is_empty() },
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}\nprometheus log:\n{}", self.log()));
     }

@@ -150,7 +150,12 @@ fn documentation() -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = files
         .iter()
         .map(|path| {
-            let relative = path.strip_prefix(docs()).unwrap().to_str().unwrap().to_owned();
+            let relative = path
+                .strip_prefix(docs())
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
             let text = scan_text(&relative);
             (format!("docs/{relative}"), text)
         })
@@ -167,7 +172,9 @@ fn every_metric_name_in_the_docs_exists() {
     let files = documentation();
     for file in SHIPPED {
         assert!(
-            files.iter().any(|(path, _)| path == &format!("docs/{file}")),
+            files
+                .iter()
+                .any(|(path, _)| path == &format!("docs/{file}")),
             "{file} was not scanned"
         );
     }

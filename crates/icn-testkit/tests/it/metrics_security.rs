@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use icn_core::{ConfigOverrides, Node, NodeConfig};
 use icn_testkit::Metrics;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
+use icn_testkit::pki::TestPki;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -144,31 +144,6 @@ async fn scrape_duration_counts_each_served_scrape_once() {
     node.shutdown().await.unwrap();
 }
 
-/// A CA, and a server certificate it signed for `localhost` and 127.0.0.1.
-struct TestPki {
-    ca_pem: String,
-    ca_der: rustls::pki_types::CertificateDer<'static>,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn test_pki() -> TestPki {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let server_key = KeyPair::generate().unwrap();
-    let server_params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    let server = server_params.signed_by(&server_key, &ca).unwrap();
-    TestPki {
-        ca_pem: ca.pem(),
-        ca_der: ca.der().clone(),
-        cert_pem: server.pem(),
-        key_pem: server_key.serialize_pem(),
-    }
-}
-
 /// A TLS client that trusts `ca` only.
 fn tls_client(ca: &rustls::pki_types::CertificateDer<'static>) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
@@ -216,7 +191,7 @@ async fn https_get(
 #[tokio::test]
 async fn https_with_the_tests_own_ca_and_no_plain_http() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = test_pki();
+    let pki = TestPki::generate().unwrap();
     let mut config = config(&dir);
     config.metrics.tls_cert = Some(secret_file(dir.path(), "cert.pem", &pki.cert_pem));
     config.metrics.tls_key = Some(secret_file(dir.path(), "key.pem", &pki.key_pem));
@@ -245,7 +220,7 @@ async fn https_with_the_tests_own_ca_and_no_plain_http() {
     assert_eq!(status, 200, "{body}");
 
     // A client trusting another CA refuses the server; a name the certificate lacks too.
-    let stranger = tls_client(&test_pki().ca_der);
+    let stranger = tls_client(&TestPki::generate().unwrap().ca_der);
     assert!(
         https_get(&stranger, addr, "localhost", "/metrics", Some(TOKEN))
             .await
@@ -279,8 +254,8 @@ type Tweak<'a> = Box<dyn Fn(&mut NodeConfig) + 'a>;
 #[tokio::test]
 async fn unusable_token_or_tls_files_fail_start_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = test_pki();
-    let other = test_pki();
+    let pki = TestPki::generate().unwrap();
+    let other = TestPki::generate().unwrap();
     let cert = secret_file(dir.path(), "cert.pem", &pki.cert_pem);
     let key = secret_file(dir.path(), "key.pem", &pki.key_pem);
     let cases: Vec<(&str, Tweak<'_>, PathBuf)> = vec![
