@@ -14,7 +14,7 @@ use icn_testkit::tools::require_program;
 use icn_testkit::{scrape, wait_until};
 
 use crate::prometheus::Prometheus;
-use crate::{icnctl, icnd, init};
+use crate::{ctl, icnd, init};
 
 /// `for:` of every rule in the test's copy of alerts.yml.
 const FOR: &str = "3s";
@@ -83,22 +83,6 @@ fn alert_rules() -> String {
         "offset 10m",
         &format!("offset {OFFSET_SECS}s"),
     )
-}
-
-/// Runs `icnctl --json --data-dir DIR ARGS` and returns its JSON answer.
-fn ctl(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let output = Command::new(icnctl())
-        .args(["--json", "--data-dir"])
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "icnctl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// Every PromQL query of the dashboard, with its panel title, variables substituted.

@@ -46,3 +46,19 @@ pub fn init(dir: &Path, password: &Path) -> String {
     );
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
+
+/// Runs `icnctl --json --data-dir DIR ARGS`, fails unless it succeeds, returns its JSON answer.
+pub fn ctl(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let output = Command::new(icnctl())
+        .args(["--json", "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "icnctl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -6,22 +6,7 @@ use std::time::{Duration, Instant};
 
 use icn_testkit::process::IcndProcess;
 
-use crate::{icnctl, icnd, init};
-
-fn ctl(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let output = Command::new(icnctl())
-        .args(["--json", "--data-dir"])
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "icnctl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
+use crate::{ctl, icnctl, icnd, init};
 
 fn peers_json(dir: &Path) -> serde_json::Value {
     ctl(dir, &["peers"])
