@@ -4,6 +4,7 @@
 
 mod daemon;
 mod metrics_security;
+mod netns;
 mod network;
 mod prometheus;
 mod rules;

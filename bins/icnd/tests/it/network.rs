@@ -18,7 +18,8 @@ fn icnctl() -> PathBuf {
     path
 }
 
-fn init(dir: &Path, password: &Path) -> String {
+/// `icnd init` in `dir`; returns the new DID.
+pub(crate) fn init(dir: &Path, password: &Path) -> String {
     let output = Command::new(icnd())
         .args(["init", "--data-dir"])
         .arg(dir)
