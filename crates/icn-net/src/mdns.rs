@@ -13,7 +13,7 @@
 //! The mDNS daemon (`mdns-sd`) runs its own thread; [`MdnsDiscovery::run`] unregisters the
 //! instance (a goodbye packet) and stops that thread when the node shuts down.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use icn_identity::Did;
@@ -192,18 +192,26 @@ pub fn peer_record(service: &ResolvedService, me: Did) -> Option<PeerRecord> {
     })
 }
 
-/// One address to dial among those announced: IPv4 first, then IPv6 that needs no scope id,
-/// the smallest of each so every node picks the same one. Unspecified and multicast addresses
-/// are never dialable; IPv6 link-local ones would need the interface index.
+/// One address to dial among those announced, the same on every node: by rank, then the
+/// smallest. A node listening on the unspecified address announces every interface's address,
+/// `lo`'s included, so ranks put addresses another host can reach first: IPv4, then IPv6 that
+/// needs no scope id (link-local would need the interface index), then other loopback
+/// addresses (reachable only on links like the test namespaces', see `route_localnet`), and
+/// last `127.0.0.1`/`::1`, which from any other host is that host itself. Unspecified and
+/// multicast addresses are never dialable.
 pub fn preferred_ip(addrs: impl IntoIterator<Item = IpAddr>) -> Option<IpAddr> {
+    let rank = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) if *v4 == Ipv4Addr::LOCALHOST => 3,
+        IpAddr::V6(v6) if v6.is_loopback() => 3,
+        IpAddr::V4(v4) if v4.is_loopback() => 2,
+        IpAddr::V4(_) => 0,
+        IpAddr::V6(_) => 1,
+    };
     addrs
         .into_iter()
         .filter(|ip| !ip.is_unspecified() && !ip.is_multicast())
-        .filter(|ip| match ip {
-            IpAddr::V4(_) => true,
-            IpAddr::V6(v6) => !v6.is_unicast_link_local(),
-        })
-        .min_by_key(|ip| (ip.is_ipv6(), *ip))
+        .filter(|ip| !matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()))
+        .min_by_key(|ip| (rank(ip), *ip))
 }
 
 #[cfg(test)]
@@ -225,7 +233,7 @@ mod tests {
         let service = resolved(
             &peer.to_string(),
             "1",
-            "127.0.0.12, fe80::1, 2001:db8::1",
+            "127.0.0.1, 127.0.0.12, fe80::1",
             7777,
         );
         let record = peer_record(&service, me).unwrap();
@@ -257,6 +265,19 @@ mod tests {
         assert_eq!(
             preferred_ip(ips(&["fe80::1", "0.0.0.0", "224.0.0.251"])),
             None
+        );
+        // `lo`'s address comes with every announcement of a node listening on 0.0.0.0.
+        assert_eq!(
+            preferred_ip(ips(&["127.0.0.1", "192.168.1.20", "::1"])),
+            Some("192.168.1.20".parse().unwrap())
+        );
+        assert_eq!(
+            preferred_ip(ips(&["127.0.0.1", "127.0.0.13"])),
+            Some("127.0.0.13".parse().unwrap())
+        );
+        assert_eq!(
+            preferred_ip(ips(&["::1", "127.0.0.1"])),
+            Some("127.0.0.1".parse().unwrap())
         );
     }
 

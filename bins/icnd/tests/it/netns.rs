@@ -53,7 +53,8 @@ struct LabCluster {
 
 impl LabCluster {
     /// Initialises `n` identities and starts one `icnd` per namespace; `args(i, node0)` gives
-    /// node `i`'s extra flags (`node0` is node 0's `did@addr`).
+    /// node `i`'s extra flags (`node0` is node 0's `did@addr`). Nodes listen on their `eth0`
+    /// address unless their flags say otherwise.
     fn start(n: usize, args: impl Fn(usize, &str) -> Vec<String>) -> Self {
         let lab = NetLab::new(n).unwrap_or_else(|e| {
             panic!("cannot create network namespaces, so this test cannot run: {e:#}")
@@ -73,19 +74,21 @@ impl LabCluster {
         let node0 = format!("{}@{}:{PORT}", dids[0], cluster.lab.node(0).addr);
         for (i, did) in dids.into_iter().enumerate() {
             let dir = cluster.root.path().join(format!("n{i}"));
-            let listen = format!("{}:{PORT}", cluster.lab.node(i).addr);
             let config = cluster.root.path().join("icn.toml");
             let mut extra: Vec<String> = vec![
                 "--password-file".into(),
                 password.display().to_string(),
                 "--config".into(),
                 config.display().to_string(),
-                "--listen".into(),
-                listen,
                 "--log-level".into(),
                 "info,icn_net=debug".into(),
             ];
-            extra.extend(args(i, &node0));
+            let own = args(i, &node0);
+            if !own.iter().any(|a| a == "--listen") {
+                let listen = format!("{}:{PORT}", cluster.lab.node(i).addr);
+                extra.extend(["--listen".into(), listen]);
+            }
+            extra.extend(own);
             let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
             let process = cluster
                 .lab
@@ -195,6 +198,75 @@ async fn ledgers_agree(cluster: &LabCluster, ops: u64) -> bool {
     true
 }
 
+/// Publishes on both sides of a cut of node `cut` and pays across it: the cut node pays node 0
+/// `amounts[0]`, node 1 pays the cut node `amounts[1]`, node 2 pays node 1 `amounts[2]`.
+/// Returns the ids of the (minority, majority) entries; checks neither side has the other's.
+async fn write_on_both_sides(
+    cluster: &LabCluster,
+    cut: usize,
+    round: &str,
+    amounts: [u64; 3],
+) -> (String, String) {
+    let payload = format!("{round}: from the minority").into_bytes();
+    let minority = cluster
+        .rpc(cut, |c| async move { c.publish("news", payload).await })
+        .await
+        .unwrap()
+        .id;
+    let payload = format!("{round}: from the majority").into_bytes();
+    let majority = cluster
+        .rpc(1, |c| async move { c.publish("news", payload).await })
+        .await
+        .unwrap()
+        .id;
+    let payments = [
+        (cut, 0, amounts[0]),
+        (1, cut, amounts[1]),
+        (2, 1, amounts[2]),
+    ];
+    for (from, to, amount) in payments {
+        let (to, memo) = (cluster.nodes[to].did.clone(), round.to_string());
+        cluster
+            .rpc(from, move |c| async move {
+                c.pay("HOUR", to, amount, memo).await
+            })
+            .await
+            .unwrap();
+    }
+    assert!(!entry_ids(cluster, 0, "news").await.contains(&minority));
+    assert!(!entry_ids(cluster, cut, "news").await.contains(&majority));
+    (minority, majority)
+}
+
+/// Waits until every node holds `entries` and every ledger has the same digest over `ops` ops.
+async fn wait_converged(cluster: &LabCluster, entries: &[String], ops: u64) {
+    let converged = wait_until(WAIT, "entries and ledgers to converge", || async {
+        for i in 0..cluster.nodes.len() {
+            let ids = entry_ids(cluster, i, "news").await;
+            if !entries.iter().all(|e| ids.contains(e)) {
+                return false;
+            }
+        }
+        ledgers_agree(cluster, ops).await
+    })
+    .await;
+    if let Err(e) = converged {
+        panic!("{e:#}\n{}", cluster.logs());
+    }
+}
+
+/// When node `i`'s sessions started (to tell whether a cut closed them).
+async fn sessions_since(cluster: &LabCluster, i: usize) -> Vec<u64> {
+    let peers = cluster.rpc(i, |c| async move { c.peers().await }).await;
+    let mut since: Vec<u64> = peers
+        .unwrap_or_default()
+        .iter()
+        .map(|p| p.connected_since_unix_ms)
+        .collect();
+    since.sort_unstable();
+    since
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partition_by_link_down_then_heal_converges() {
     const NODES: usize = 4;
@@ -223,7 +295,23 @@ async fn partition_by_link_down_then_heal_converges() {
     .await
     .unwrap();
 
-    // Pull node 3's cable and wait until both sides have noticed (idle timeout).
+    // 1. A brief cut, shorter than the idle timeout: writes on both sides, then heal at once.
+    let before = sessions_since(&cluster, CUT).await;
+    let flap_at = Instant::now();
+    cluster.lab.set_link(CUT, false).unwrap();
+    let (minority1, majority1) = write_on_both_sides(&cluster, CUT, "flap", [10, 5, 3]).await;
+    cluster.lab.set_link(CUT, true).unwrap();
+    let flap_for = flap_at.elapsed();
+    let healed_at = Instant::now();
+    wait_converged(&cluster, &[minority1.clone(), majority1.clone()], 5).await;
+    let flap_convergence = healed_at.elapsed();
+    let kept = if sessions_since(&cluster, CUT).await == before {
+        "sessions kept"
+    } else {
+        "sessions re-established"
+    };
+
+    // 2. A long cut: both sides notice (idle timeout), keep working, then heal.
     let cut_at = Instant::now();
     cluster.lab.set_link(CUT, false).unwrap();
     cluster
@@ -235,79 +323,19 @@ async fn partition_by_link_down_then_heal_converges() {
             .await;
     }
     let detected = cut_at.elapsed();
-
-    // Both sides keep working: publish and pay on each.
-    let minority_entry = cluster
-        .rpc(CUT, |c| async move {
-            c.publish("news", b"from the minority".to_vec()).await
-        })
-        .await
-        .unwrap()
-        .id;
-    let majority_entry = cluster
-        .rpc(1, |c| async move {
-            c.publish("news", b"from the majority".to_vec()).await
-        })
-        .await
-        .unwrap()
-        .id;
-    let to_node0 = cluster.nodes[0].did.clone();
-    cluster
-        .rpc(CUT, move |c| async move {
-            c.pay("HOUR", to_node0, 40, "cut side").await
-        })
-        .await
-        .unwrap();
-    let to_cut = cut_did.clone();
-    cluster
-        .rpc(1, move |c| async move {
-            c.pay("HOUR", to_cut, 25, "majority side").await
-        })
-        .await
-        .unwrap();
-    let to_node1 = cluster.nodes[1].did.clone();
-    cluster
-        .rpc(2, move |c| async move {
-            c.pay("HOUR", to_node1, 10, "majority side").await
-        })
-        .await
-        .unwrap();
-    // The partition is real: neither side has the other's entry.
-    assert!(
-        !entry_ids(&cluster, 0, "news")
-            .await
-            .contains(&minority_entry)
-    );
-    assert!(
-        !entry_ids(&cluster, CUT, "news")
-            .await
-            .contains(&majority_entry)
-    );
+    let (minority2, majority2) =
+        write_on_both_sides(&cluster, CUT, "partition", [40, 25, 10]).await;
     let partitioned_for = cut_at.elapsed();
-
-    // Heal and measure.
     cluster.lab.set_link(CUT, true).unwrap();
     let healed_at = Instant::now();
     cluster
         .wait_peers(CUT, NODES - 1, "the cut node to reconnect")
         .await;
     let reconnected = healed_at.elapsed();
-    let converged = wait_until(WAIT, "entries and ledgers to converge", || async {
-        for i in 0..NODES {
-            let ids = entry_ids(&cluster, i, "news").await;
-            if !ids.contains(&minority_entry) || !ids.contains(&majority_entry) {
-                return false;
-            }
-        }
-        ledgers_agree(&cluster, 5).await
-    })
-    .await;
-    if let Err(e) = converged {
-        panic!("{e:#}\n{}", cluster.logs());
-    }
+    wait_converged(&cluster, &[minority1, majority1, minority2, majority2], 8).await;
     let convergence = healed_at.elapsed();
 
-    // Nothing lost: the cut node's balance counts both payments everywhere.
+    // Nothing lost: the cut node's balance counts all four payments on every node.
     for i in 0..NODES {
         let account = cut_did.clone();
         let balances = cluster
@@ -317,21 +345,31 @@ async fn partition_by_link_down_then_heal_converges() {
             .await
             .unwrap();
         assert_eq!(balances.len(), 1, "node {i}: {balances:?}");
-        assert_eq!(balances[0].balance, 25 - 40, "node {i}");
+        assert_eq!(balances[0].balance, -10 + 5 - 40 + 25, "node {i}");
         assert_eq!(balances[0].limit, 500, "node {i}");
     }
     println!(
-        "netns partition: {NODES} nodes, node {CUT} cut for {partitioned_for:.1?} \
-         (sessions down after {detected:.1?}); after heal: reconnected in {reconnected:.1?}, \
-         converged (2 entries, 3 payments, equal digests) in {convergence:.1?}"
+        "netns partition, {NODES} nodes, node {CUT} cut: \
+         brief cut of {flap_for:.1?} ({kept}) converged {flap_convergence:.1?} after heal; \
+         long cut of {partitioned_for:.1?} (sessions down after {detected:.1?}) reconnected \
+         {reconnected:.1?} and converged {convergence:.1?} after heal \
+         (4 entries, 6 payments, equal digests on every node)"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mdns_nodes_find_each_other_without_bootstrap() {
     const NODES: usize = 3;
-    let cluster = LabCluster::start(NODES, |_, _| {
-        vec!["--mdns".into(), "--mdns-interface".into(), NODE_IF.into()]
+    // Node 0 restricts mDNS to its veth; node 1 uses every interface; node 2 listens on the
+    // unspecified address, so it announces each interface's own addresses.
+    let cluster = LabCluster::start(NODES, |i, _| {
+        let mut args = vec!["--mdns".to_string()];
+        match i {
+            0 => args.extend(["--mdns-interface".into(), NODE_IF.into()]),
+            1 => {}
+            _ => args.extend(["--listen".into(), format!("0.0.0.0:{PORT}")]),
+        }
+        args
     });
     let started = Instant::now();
     for i in 0..NODES {
@@ -340,15 +378,45 @@ async fn mdns_nodes_find_each_other_without_bootstrap() {
             .await;
     }
     let meshed = started.elapsed();
+    // Every node discovers every neighbour over mDNS (a session alone could come from the
+    // neighbour's own discovery), at the neighbour's veth address: never an address of its own
+    // namespace such as the 127.0.0.1 that node 2's announcements also carry.
+    let discoveries = |i: usize| -> Vec<String> {
+        let log = cluster.nodes[i].process.stderr();
+        log.lines()
+            .filter(|l| l.contains("mDNS discovered a peer"))
+            .map(str::to_string)
+            .collect()
+    };
+    let neighbour_addrs = |i: usize| -> Vec<String> {
+        (0..NODES)
+            .filter(|j| *j != i)
+            .map(|j| format!("addr={}:{PORT}", cluster.lab.node(j).addr))
+            .collect()
+    };
+    let all_discovered = wait_until(WAIT, "every node to discover each neighbour", || async {
+        (0..NODES).all(|i| {
+            let found = discoveries(i);
+            neighbour_addrs(i)
+                .iter()
+                .all(|addr| found.iter().any(|l| l.contains(addr.as_str())))
+        })
+    })
+    .await;
+    if let Err(e) = all_discovered {
+        panic!("{e:#}\n{}", cluster.logs());
+    }
     for i in 0..NODES {
+        for line in discoveries(i) {
+            let neighbour = neighbour_addrs(i).iter().any(|a| line.contains(a.as_str()));
+            assert!(neighbour, "node {i} discovered a wrong address: {line}");
+        }
         let page = cluster.scrape(i).await.unwrap();
         assert_eq!(
             page.get("icn_network_peers_discovered"),
             (NODES - 1) as f64,
             "node {i}"
         );
-        let log = cluster.nodes[i].process.stderr();
-        assert!(log.contains("mDNS discovered a peer"), "node {i}:\n{log}");
     }
     println!("netns mDNS: {NODES} nodes without bootstrap formed a full mesh in {meshed:.1?}");
 
