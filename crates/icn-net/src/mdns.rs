@@ -123,34 +123,41 @@ impl MdnsDiscovery {
     /// Feeds resolved peers to the network actor until `stop` is cancelled, then says goodbye
     /// and stops the daemon thread.
     pub(crate) async fn run(self, internal: mpsc::Sender<Internal>, stop: CancellationToken) {
+        let mut monitor_open = true;
         loop {
-            tokio::select! {
+            let record = tokio::select! {
                 () = stop.cancelled() => break,
                 event = self.browse.recv_async() => match event {
-                    Ok(ServiceEvent::ServiceResolved(service)) => {
-                        let Some(record) = peer_record(&service, self.me) else { continue };
-                        tracing::info!(
-                            peer = %record.did.short(),
-                            addr = %record.addr,
-                            "mDNS discovered a peer"
-                        );
-                        let records = vec![record];
-                        if internal.send(Internal::PeerRecords { records }).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) => {}
+                    Ok(ServiceEvent::ServiceResolved(service)) => peer_record(&service, self.me),
+                    Ok(_) => None,
                     Err(_) => {
                         tracing::warn!("mDNS browse stopped unexpectedly");
                         break;
                     }
                 },
-                event = self.monitor.recv_async() => match event {
-                    Ok(DaemonEvent::Error(e)) => tracing::warn!(error = %e, "mDNS daemon error"),
-                    Ok(_) => {}
-                    // The daemon thread is gone; browsing will report it too.
-                    Err(_) => std::future::pending::<()>().await,
-                },
+                event = self.monitor.recv_async(), if monitor_open => {
+                    match event {
+                        Ok(DaemonEvent::Error(e)) => tracing::warn!(error = %e, "mDNS daemon error"),
+                        Ok(_) => {}
+                        // The daemon thread is gone; browsing reports it too.
+                        Err(_) => monitor_open = false,
+                    }
+                    None
+                }
+            };
+            let Some(record) = record else { continue };
+            tracing::info!(
+                peer = %record.did.short(),
+                addr = %record.addr,
+                "mDNS discovered a peer"
+            );
+            // The actor stops reading its channel before it stops us: never wait on it alone.
+            let send = internal.send(Internal::PeerRecords {
+                records: vec![record],
+            });
+            tokio::select! {
+                () = stop.cancelled() => break,
+                sent = send => if sent.is_err() { break },
             }
         }
         self.stop().await;

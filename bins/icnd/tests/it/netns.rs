@@ -426,6 +426,11 @@ async fn mdns_nodes_find_each_other_without_bootstrap() {
     node.signal(Signal::SIGTERM).unwrap();
     let status = node.wait_exit(Duration::from_secs(5)).unwrap();
     assert!(status.success(), "{status}:\n{}", node.stderr());
+    assert!(
+        node.stderr().contains("mDNS discovery stopped"),
+        "{}",
+        node.stderr()
+    );
 }
 
 /// Whether a UDP datagram from node `from` reaches node `to` within a second.
