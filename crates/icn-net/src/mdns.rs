@@ -177,6 +177,14 @@ impl MdnsDiscovery {
     }
 }
 
+impl Drop for MdnsDiscovery {
+    /// A discovery dropped without running (its actor never ran, or panicked) still stops the
+    /// daemon thread; after [`MdnsDiscovery::run`] this is a no-op.
+    fn drop(&mut self) {
+        let _ = self.daemon.shutdown();
+    }
+}
+
 /// The peer a resolved instance describes, unless it is this node, speaks another protocol
 /// version, carries no valid DID, or has no usable address.
 pub fn peer_record(service: &ResolvedService, me: Did) -> Option<PeerRecord> {
