@@ -99,6 +99,13 @@ struct RunArgs {
     /// [env: ICN_NETWORK_BOOTSTRAP, comma-separated].
     #[arg(long)]
     bootstrap: Vec<String>,
+    /// Advertise this node and find peers on the local link with mDNS [env: ICN_NETWORK_MDNS].
+    #[arg(long)]
+    mdns: bool,
+    /// Restrict mDNS to this interface, e.g. eth0 (repeatable; default: all)
+    /// [env: ICN_NETWORK_MDNS_INTERFACES, comma-separated].
+    #[arg(long)]
+    mdns_interface: Vec<String>,
 }
 
 impl RunArgs {
@@ -118,6 +125,8 @@ impl RunArgs {
             listen: self.listen,
             bootstrap: self.bootstrap.clone(),
             rpc_addr: self.rpc_addr,
+            mdns: self.mdns,
+            mdns_interfaces: self.mdns_interface.clone(),
         }
     }
 }

@@ -187,6 +187,10 @@ pub struct ConfigOverrides {
     pub bootstrap: Vec<String>,
     /// `--rpc-addr`.
     pub rpc_addr: Option<SocketAddr>,
+    /// `--mdns` (sets `network.mdns = true`).
+    pub mdns: bool,
+    /// `--mdns-interface` (repeatable); replaces the configured list when given.
+    pub mdns_interfaces: Vec<String>,
 }
 
 /// How an environment value is turned into a TOML value.
@@ -248,6 +252,13 @@ const ENV_TABLE: &[(&str, &str, &str, EnvKind)] = &[
         "max_frame_bytes",
         EnvKind::Int,
     ),
+    ("ICN_NETWORK_MDNS", "network", "mdns", EnvKind::Bool),
+    (
+        "ICN_NETWORK_MDNS_INTERFACES",
+        "network",
+        "mdns_interfaces",
+        EnvKind::List,
+    ),
     ("ICN_RPC_ENABLED", "rpc", "enabled", EnvKind::Bool),
     ("ICN_RPC_ADDR", "rpc", "addr", EnvKind::Addr),
     ("ICN_GOSSIP_TOPICS", "gossip", "topics", EnvKind::List),
@@ -277,6 +288,8 @@ pub const ENV_VARS: &[&str] = &[
     "ICN_NETWORK_BOOTSTRAP",
     "ICN_NETWORK_MAX_PEERS",
     "ICN_NETWORK_MAX_FRAME_BYTES",
+    "ICN_NETWORK_MDNS",
+    "ICN_NETWORK_MDNS_INTERFACES",
     "ICN_RPC_ENABLED",
     "ICN_RPC_ADDR",
     "ICN_GOSSIP_TOPICS",
@@ -383,6 +396,12 @@ impl NodeConfig {
         }
         if !o.bootstrap.is_empty() {
             self.network.bootstrap.clone_from(&o.bootstrap);
+        }
+        if o.mdns {
+            self.network.mdns = true;
+        }
+        if !o.mdns_interfaces.is_empty() {
+            self.network.mdns_interfaces.clone_from(&o.mdns_interfaces);
         }
     }
 

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::book::{AddressBook, DialKey};
 use crate::config::NetConfig;
 use crate::handle::NetworkHandle;
+use crate::mdns::MdnsDiscovery;
 use crate::peer::{Direction, PeerInfo, PeerTarget};
 use crate::session::{self, FrameLimits, Incoming, close};
 use crate::tls::NodeCert;
@@ -162,6 +163,8 @@ pub struct NetworkActor {
     blocked: HashSet<Did>,
     /// Last (lost packets, congestion events) seen per connection, to count deltas.
     transport_seen: HashMap<usize, (u64, u64)>,
+    /// mDNS discovery, when enabled; taken and run as a task by [`NetworkActor::run`].
+    mdns: Option<MdnsDiscovery>,
 }
 
 impl NetworkActor {
@@ -228,6 +231,13 @@ impl NetworkActor {
                 book.add_bootstrap(target.did, target.addr, now);
             }
         }
+        let mdns = config
+            .mdns
+            .then(|| {
+                let addr = advertise.unwrap_or(local_addr);
+                MdnsDiscovery::start(me, addr, &config.mdns_interfaces)
+            })
+            .transpose()?;
         tracing::info!(did = %me, addr = %local_addr, "QUIC endpoint listening");
         let handle = NetworkHandle::new(command_tx, shared, me, local_addr);
         let actor = Self {
@@ -238,6 +248,7 @@ impl NetworkActor {
             book,
             blocked: HashSet::new(),
             transport_seen: HashMap::new(),
+            mdns,
         };
         Ok((actor, handle))
     }
@@ -251,6 +262,10 @@ impl NetworkActor {
         let mut exchange = tokio::time::interval(self.config.peer_exchange_interval);
         exchange.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let endpoint = self.ctx.endpoint.clone();
+        let mdns_stop = shutdown.child_token();
+        let mdns = self.mdns.take().map(|discovery| {
+            tokio::spawn(discovery.run(self.ctx.internal.clone(), mdns_stop.clone()))
+        });
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -266,6 +281,10 @@ impl NetworkActor {
                 _ = exchange.tick() => self.share_peers(None),
                 _ = transport.tick() => self.transport_stats(),
             }
+        }
+        mdns_stop.cancel();
+        if let Some(task) = mdns {
+            let _ = task.await;
         }
         self.stop().await;
     }

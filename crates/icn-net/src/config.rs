@@ -46,6 +46,10 @@ pub struct NetConfig {
     pub peer_exchange_interval: Duration,
     /// Frames queued per peer before sends to it are dropped and counted (default 1024).
     pub send_queue: usize,
+    /// Advertise this node and discover peers with mDNS on the local link (default false).
+    pub mdns: bool,
+    /// Interfaces mDNS uses, by name (e.g. `["eth0"]`); empty: every interface.
+    pub mdns_interfaces: Vec<String>,
 }
 
 impl Default for NetConfig {
@@ -64,6 +68,8 @@ impl Default for NetConfig {
             reconnect_max: Duration::from_secs(30),
             peer_exchange_interval: Duration::from_secs(30),
             send_queue: 1024,
+            mdns: false,
+            mdns_interfaces: Vec::new(),
         }
     }
 }
@@ -90,6 +96,19 @@ impl NetConfig {
         }
         if self.reconnect_min > self.reconnect_max {
             return Err("network.reconnect_min must not exceed network.reconnect_max".into());
+        }
+        if !self.mdns_interfaces.is_empty() && !self.mdns {
+            return Err("network.mdns_interfaces needs network.mdns = true (--mdns)".into());
+        }
+        // Linux interface names are 1 to 15 bytes (IFNAMSIZ - 1).
+        if let Some(bad) = self
+            .mdns_interfaces
+            .iter()
+            .find(|name| name.is_empty() || name.len() > 15 || name.contains(char::is_whitespace))
+        {
+            return Err(format!(
+                "network.mdns_interfaces: {bad:?} is not an interface name"
+            ));
         }
         for entry in &self.bootstrap {
             crate::PeerTarget::parse(entry).map_err(|e| format!("network.bootstrap: {e}"))?;

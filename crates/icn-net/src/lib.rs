@@ -16,12 +16,14 @@
 //! - [`actor`]: [`NetworkActor`], which owns the endpoint, sessions and address book.
 //! - [`handle`]: [`NetworkHandle`], dial/send/broadcast from anywhere in the node.
 //! - [`peer`]: dial targets and peer descriptions.
+//! - [`mdns`]: optional mDNS discovery on the local link (`network.mdns`).
 
 pub mod actor;
 pub mod book;
 pub mod config;
 pub mod dial;
 pub mod handle;
+pub mod mdns;
 pub mod peer;
 pub mod session;
 pub mod tls;
@@ -63,6 +65,9 @@ pub enum NetError {
         /// Details.
         detail: String,
     },
+    /// mDNS discovery could not start.
+    #[error("mDNS discovery: {0}")]
+    Mdns(String),
     /// The network actor has stopped.
     #[error("the network actor is not running")]
     Stopped,

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`cluster`]: in-process clusters of full nodes (real QUIC on loopback), link cuts, restarts.
 //! - [`process`]: real `icnd` processes (signals, exit codes, external tools).
+//! - [`netns`]: network namespaces joined by a bridge, for real partitions and mDNS.
 //! - [`mod@scrape`]: fetch a node's `/metrics` and query the parsed page with typed accessors.
 //! - [`sim`]: the deterministic simulator (gossip and ledger cores over a simulated network, seeded).
 //! - [`wait`]: `wait_until`, the only way tests wait (no fixed sleeps).
@@ -11,6 +12,7 @@
 //! - [`tools`]: locating external programs tests need (promtool, prometheus) and free ports.
 
 pub mod cluster;
+pub mod netns;
 pub mod pki;
 pub mod process;
 pub mod scrape;

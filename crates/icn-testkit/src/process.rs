@@ -27,11 +27,36 @@ impl IcndProcess {
         Ok(process)
     }
 
+    /// Like [`IcndProcess::start`], with `launcher` put before `bin` on the command line (e.g.
+    /// `["ip", "netns", "exec", "ns1"]`; the launcher must exec `bin` in its own process).
+    ///
+    /// # Errors
+    /// When the process cannot start or exits before serving.
+    pub fn start_via(
+        launcher: &[&str],
+        bin: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
+        let mut process = Self::spawn_via(launcher, bin, data_dir, extra)?;
+        process.wait_for_metrics_addr(Duration::from_secs(20))?;
+        Ok(process)
+    }
+
     /// Spawns without waiting for anything.
     ///
     /// # Errors
     /// When the process cannot start.
     pub fn spawn(bin: &Path, data_dir: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn_via(&[], bin, data_dir, extra)
+    }
+
+    fn spawn_via(
+        launcher: &[&str],
+        bin: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let parent = data_dir.parent().unwrap_or(data_dir);
         std::fs::create_dir_all(parent)?;
         let name = data_dir
@@ -45,7 +70,14 @@ impl IcndProcess {
             let _ = std::fs::remove_file(data_dir.join(stale));
         }
         let has_metrics_addr = extra.iter().any(|a| a.starts_with("--metrics-addr"));
-        let mut command = Command::new(bin);
+        let mut command = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(bin);
+                command
+            }
+            None => Command::new(bin),
+        };
         command.arg("run").arg("--data-dir").arg(data_dir);
         if !has_metrics_addr {
             command.args(["--metrics-addr", "127.0.0.1:0"]);

@@ -6,6 +6,7 @@ mod daemon;
 mod devnet;
 mod live;
 mod metrics_security;
+mod netns;
 mod network;
 mod prometheus;
 mod remote_write;

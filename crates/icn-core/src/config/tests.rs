@@ -332,3 +332,64 @@ fn half_a_tls_pair_or_auth_all_without_token_is_an_error_naming_the_keys() {
     .to_string();
     assert!(err.contains("ICN_METRICS_AUTH_ALL"), "{err}");
 }
+
+#[test]
+fn mdns_is_off_by_default_and_layers_like_the_rest() {
+    assert!(!NodeConfig::default().network.mdns);
+    assert!(NodeConfig::default().network.mdns_interfaces.is_empty());
+
+    let file = file_with("[network]\nmdns = true\nmdns_interfaces = [\"eth1\"]\n");
+    let from_file =
+        NodeConfig::load_with_env(Some(file.path()), env_of(&[]), &Default::default()).unwrap();
+    assert!(from_file.network.mdns);
+    assert_eq!(from_file.network.mdns_interfaces, vec!["eth1"]);
+
+    let env = env_of(&[
+        ("ICN_NETWORK_MDNS", "true"),
+        ("ICN_NETWORK_MDNS_INTERFACES", "eth0, wlan0"),
+    ]);
+    let from_env = NodeConfig::load_with_env(None, &env, &Default::default()).unwrap();
+    assert!(from_env.network.mdns);
+    assert_eq!(from_env.network.mdns_interfaces, vec!["eth0", "wlan0"]);
+
+    let flags = ConfigOverrides {
+        mdns: true,
+        mdns_interfaces: vec!["veth0".into()],
+        ..Default::default()
+    };
+    let from_flags = NodeConfig::load_with_env(None, &env, &flags).unwrap();
+    assert_eq!(from_flags.network.mdns_interfaces, vec!["veth0"]);
+    let flag_only = NodeConfig::load_with_env(None, env_of(&[]), &flags).unwrap();
+    assert!(flag_only.network.mdns);
+
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[("ICN_NETWORK_MDNS", "maybe")]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ICN_NETWORK_MDNS"), "{err}");
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[("ICN_NETWORK_MDNS_INTERFACES", "eth0")]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("network.mdns_interfaces needs network.mdns"),
+        "{err}"
+    );
+    let err = NodeConfig::load_with_env(
+        None,
+        env_of(&[
+            ("ICN_NETWORK_MDNS", "1"),
+            ("ICN_NETWORK_MDNS_INTERFACES", "a-name-much-too-long"),
+        ]),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("a-name-much-too-long"), "{err}");
+}
