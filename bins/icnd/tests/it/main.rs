@@ -1,8 +1,10 @@
-//! Tests of the real `icnd` binary: signals, exit codes, promtool and a live Prometheus.
+//! Tests of the real `icnd` binary: signals, exit codes, process-level faults, promtool and a
+//! live Prometheus.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
 
 mod daemon;
+mod faults;
 mod metrics_security;
 mod network;
 mod prometheus;
