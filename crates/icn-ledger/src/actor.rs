@@ -10,12 +10,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use icn_gossip::{GossipError, GossipHandle, Subscription, SubscriptionEvent, Topic};
+use icn_gossip::{GossipHandle, Subscription, SubscriptionEvent, Topic};
 use icn_identity::{Did, Keypair};
 use icn_obs::LedgerMetrics;
 use icn_obs::labels::LedgerRejectReason;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+
+mod publish;
 
 use crate::store::{LedgerStore, LedgerStoreError};
 use crate::{
@@ -288,12 +290,6 @@ pub struct LedgerActor {
 
 /// Where a local op's caller waits for `(id, seq)`.
 type LocalReply = oneshot::Sender<Result<(OpId, u64), LedgerError>>;
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 fn label(kind: RejectKind) -> LedgerRejectReason {
     use LedgerRejectReason as L;
@@ -664,42 +660,6 @@ impl LedgerActor {
         self.update_metrics();
         // Durable in the ledger store; publish without holding up the actor.
         self.publish(signed, Some((reply, seq)));
-    }
-
-    /// Publishes an own op through gossip in a task; `reply` gets `(id, seq)` once the gossip
-    /// store holds it. When publishing fails the op is kept and published again at the next
-    /// tick, so peers never miss an op this node applied.
-    fn publish(&self, op: SignedOp, reply: Option<(LocalReply, u64)>) {
-        let gossip = self.gossip.clone();
-        let topic = self.topic.clone();
-        let unpublished = self.unpublished.clone();
-        tokio::spawn(async move {
-            let id = op.id();
-            let result = match gossip.publish(topic, op.encode()).await {
-                Ok(_) => Ok((id, 0)),
-                // Shutting down: the next start republishes own ops gossip lacks.
-                Err(GossipError::Stopped) => Err(LedgerError::Stopped),
-                Err(e) => {
-                    tracing::warn!(op = %id.short(), error = %e, "cannot publish a ledger op; retrying");
-                    lock(&unpublished).push(op);
-                    Err(LedgerError::Unpublished {
-                        id,
-                        message: e.to_string(),
-                    })
-                }
-            };
-            if let Some((reply, seq)) = reply {
-                let _ = reply.send(result.map(|(id, _)| (id, seq)));
-            }
-        });
-    }
-
-    /// Publishes again the own ops whose publishing failed.
-    fn retry_unpublished(&self) {
-        let ops = std::mem::take(&mut *lock(&self.unpublished));
-        for op in ops {
-            self.publish(op, None);
-        }
     }
 
     fn publish_digest_prefix(&mut self) {
