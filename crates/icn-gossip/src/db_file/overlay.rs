@@ -44,6 +44,7 @@ pub(super) fn verify(path: &Path) -> Result<(), DbFailure> {
     };
     let view = Overlay {
         file,
+        file_len: len,
         len: Mutex::new(len),
         pages: Mutex::new(BTreeMap::new()),
     };
@@ -98,6 +99,8 @@ fn quietly_catching_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 #[derive(Debug)]
 struct Overlay {
     file: File,
+    /// The file's length (the file is only read).
+    file_len: u64,
     /// The view's length (`set_len` changes only this).
     len: Mutex<u64>,
     /// Pages written through the view, by page number.
@@ -113,9 +116,8 @@ impl Overlay {
         }
         let mut page = vec![0; PAGE as usize];
         let start = number * PAGE;
-        let file_len = self.file.metadata()?.len();
-        if start < file_len {
-            let available = usize::try_from((file_len - start).min(PAGE)).unwrap_or(0);
+        if start < self.file_len {
+            let available = usize::try_from((self.file_len - start).min(PAGE)).unwrap_or(0);
             self.file.read_exact_at(&mut page[..available], start)?;
         }
         Ok(page)
@@ -205,6 +207,7 @@ mod tests {
         std::fs::write(file.path(), bytes).unwrap();
         let overlay = Overlay {
             file: File::open(file.path()).unwrap(),
+            file_len: bytes.len() as u64,
             len: Mutex::new(bytes.len() as u64),
             pages: Mutex::new(BTreeMap::new()),
         };
