@@ -191,6 +191,7 @@ impl Node {
                     &handle.local_addr().to_string(),
                 )?;
                 let gossip_store = GossipStore::open(&config.data_dir.join(GOSSIP_STORE_FILE))?;
+                gossip_store.count_errors_in(metrics.system().storage_errors.clone());
                 let topics = config
                     .gossip
                     .topics
@@ -211,6 +212,7 @@ impl Node {
                     &config.data_dir.join(LEDGER_STORE_FILE),
                     config.ledger.max_op_bytes,
                 )?;
+                ledger_store.count_errors_in(metrics.system().storage_errors.clone());
                 Some(Actors {
                     network: actor,
                     network_handle: handle,

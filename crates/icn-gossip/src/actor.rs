@@ -11,10 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use icn_identity::{Did, Keypair};
 use icn_net::{NetEvent, NetworkHandle};
 use icn_obs::GossipMetrics;
-use icn_obs::labels::GossipRejectReason;
+use icn_obs::labels::{GossipRejectReason, StorageErrorReason};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::db_file::DbFailure;
 use crate::entry::{Entry, EntryId, RejectReason};
 use crate::message::{self, GossipMessage};
 use crate::proto::{GossipConfig, GossipCore, Input, Output, Source};
@@ -467,24 +468,26 @@ impl GossipActor {
             publish_replies,
         } = pending;
         if !to_store.is_empty() {
+            let ids: Vec<EntryId> = to_store.iter().map(Entry::id).collect();
             let store = self.store.clone();
             let result = tokio::task::spawn_blocking(move || store.put_batch(&to_store))
                 .await
                 .unwrap_or_else(|e| {
-                    Err(StoreError::Io {
+                    Err(StoreError::Failed {
                         path: Default::default(),
-                        message: e.to_string(),
+                        failure: DbFailure::new(StorageErrorReason::Other, e.to_string()),
                     })
                 });
             if let Err(e) = result {
-                // Not durable: acknowledge nothing; anti-entropy will fetch the entries again.
-                tracing::error!(error = %e, "gossip store write failed");
+                // Not durable: acknowledge, announce and deliver nothing, and let the core
+                // forget the entries so that anti-entropy fetches them again (and a publish can
+                // be retried) instead of the core claiming entries the store does not hold.
+                tracing::error!(error = %e, entries = ids.len(), "gossip store write failed");
+                self.core.handle(Input::StoreFailed(ids), now_ms());
                 for (_, reply) in publish_replies {
-                    let _ = reply.send(Err(GossipError::Store(StoreError::Io {
-                        path: Default::default(),
-                        message: e.to_string(),
-                    })));
+                    let _ = reply.send(Err(GossipError::Store(e.clone())));
                 }
+                self.update_gauges();
                 return;
             }
         }

@@ -10,10 +10,13 @@
 //!   passed in).
 //! - [`reconcile`]: range-based set reconciliation of entry ids, pure, used by anti-entropy.
 //! - [`store`]: the redb store of entries, per-topic index and joined topics.
+//! - [`db_file`]: a redb file verified before use, its failures counted, reopened after an I/O
+//!   failure (shared with the ledger store).
 //! - [`actor`]: [`GossipActor`] and [`GossipHandle`]: the core with the network, the store
 //!   (group commit) and local subscribers around it.
 
 pub mod actor;
+pub mod db_file;
 pub mod entry;
 pub mod message;
 pub mod proto;

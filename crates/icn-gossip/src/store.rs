@@ -6,8 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+use crate::db_file::{DbError, DbFailure, DbFile};
 use crate::entry::{Entry, EntryId};
 use crate::topic::Topic;
 
@@ -22,181 +24,188 @@ const TOPICS: TableDefinition<'_, &str, ()> = TableDefinition::new("topics");
 const MAX_STORED_ENTRY: usize = 16 * 1024 * 1024;
 
 /// Store errors. The path is always named.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be opened (missing, corrupt, locked).
-    #[error("cannot open gossip store {path}: {message}")]
+    /// The database could not be opened (damaged, unreadable, locked).
+    #[error("cannot open gossip store {path}: {failure}")]
     Open {
         /// Database file.
         path: PathBuf,
-        /// redb's explanation.
-        message: String,
+        /// Why.
+        failure: DbFailure,
     },
-    /// A read or write failed.
-    #[error("gossip store {path}: {message}")]
-    Io {
+    /// A read or write failed (nothing of a failed write is stored).
+    #[error("gossip store {path}: {failure}")]
+    Failed {
         /// Database file.
         path: PathBuf,
-        /// redb's explanation.
-        message: String,
+        /// Why.
+        failure: DbFailure,
     },
-    /// A stored entry does not decode (corruption).
-    #[error("gossip store {path}: corrupt entry {id}: {message}")]
-    Corrupt {
-        /// Database file.
-        path: PathBuf,
-        /// Entry id.
-        id: EntryId,
-        /// Decoder's explanation.
-        message: String,
-    },
+}
+
+impl StoreError {
+    /// The failure's class (`no_space` for a full disk).
+    pub fn reason(&self) -> StorageErrorReason {
+        match self {
+            StoreError::Open { failure, .. } | StoreError::Failed { failure, .. } => failure.reason,
+        }
+    }
 }
 
 /// The gossip database.
 #[derive(Clone)]
 pub struct GossipStore {
-    db: std::sync::Arc<Database>,
-    path: PathBuf,
+    file: DbFile,
 }
 
 fn codec() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_STORED_ENTRY>()
 }
 
+/// Creates the tables so readers never meet a missing table.
+fn create_tables(db: &Database) -> Result<(), DbError> {
+    let tx = db.begin_write()?;
+    {
+        tx.open_table(ENTRIES)?;
+        tx.open_table(BY_TOPIC)?;
+        tx.open_table(TOPICS)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Decodes a stored entry and checks it is the one stored under `id`.
+fn decode(id: EntryId, bytes: &[u8]) -> Result<Entry, DbError> {
+    let corrupt = |why: String| DbError::corrupted(format!("entry {id}: {why}"));
+    let (entry, read): (Entry, usize) =
+        bincode::serde::decode_from_slice(bytes, codec()).map_err(|e| corrupt(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(corrupt("trailing bytes".into()));
+    }
+    if entry.id() != id {
+        return Err(corrupt("stored under another id".into()));
+    }
+    Ok(entry)
+}
+
 impl GossipStore {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path`. An existing file is verified first and never
+    /// modified when it is damaged.
     ///
     /// # Errors
     /// [`StoreError::Open`] naming the file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        let db = Database::create(path).map_err(|e| open_err(&e))?;
-        let store = Self {
-            db: std::sync::Arc::new(db),
-            path: path.to_path_buf(),
-        };
-        // Create the tables so readers never meet a missing table.
-        let tx = store.db.begin_write().map_err(|e| open_err(&e))?;
-        {
-            tx.open_table(ENTRIES).map_err(|e| open_err(&e))?;
-            tx.open_table(BY_TOPIC).map_err(|e| open_err(&e))?;
-            tx.open_table(TOPICS).map_err(|e| open_err(&e))?;
-        }
-        tx.commit().map_err(|e| open_err(&e))?;
-        Ok(store)
+        let file = DbFile::open(path, Store::Gossip, create_tables).map_err(|failure| {
+            StoreError::Open {
+                path: path.to_path_buf(),
+                failure,
+            }
+        })?;
+        Ok(Self { file })
     }
 
-    fn io(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Io {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+    /// Counts failed operations in `icn_system_storage_errors_total{store="gossip"}`.
+    pub fn count_errors_in(&self, counters: CounterVec2<Store, StorageErrorReason>) {
+        self.file.count_errors_in(counters);
+    }
+
+    fn with<T>(&self, op: impl FnOnce(&Database) -> Result<T, DbError>) -> Result<T, StoreError> {
+        self.file.with(op).map_err(|failure| StoreError::Failed {
+            path: self.file.path().to_path_buf(),
+            failure,
+        })
     }
 
     /// Writes entries (already validated) in one durable transaction. Entries already present
     /// are skipped.
     ///
     /// # Errors
-    /// [`StoreError::Io`]; nothing of the batch is stored then.
+    /// [`StoreError::Failed`]; nothing of the batch is stored then.
     pub fn put_batch(&self, entries: &[Entry]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin_write().map_err(|e| self.io(e))?;
-        {
-            let mut by_id = tx.open_table(ENTRIES).map_err(|e| self.io(e))?;
-            let mut by_topic = tx.open_table(BY_TOPIC).map_err(|e| self.io(e))?;
-            for entry in entries {
-                let id = entry.id();
-                let bytes =
-                    bincode::serde::encode_to_vec(entry, codec()).map_err(|e| self.io(e))?;
-                let previous = by_id
-                    .insert(id.as_bytes(), bytes.as_slice())
-                    .map_err(|e| self.io(e))?;
-                if previous.is_none() {
-                    by_topic
-                        .insert(
+        self.with(|db| {
+            let tx = db.begin_write()?;
+            {
+                let mut by_id = tx.open_table(ENTRIES)?;
+                let mut by_topic = tx.open_table(BY_TOPIC)?;
+                for entry in entries {
+                    let id = entry.id();
+                    let bytes = bincode::serde::encode_to_vec(entry, codec())
+                        .map_err(|e| DbError::corrupted(format!("entry {id}: {e}")))?;
+                    let previous = by_id.insert(id.as_bytes(), bytes.as_slice())?;
+                    if previous.is_none() {
+                        by_topic.insert(
                             (entry.topic.as_str(), entry.timestamp_ms, id.as_bytes()),
                             (),
-                        )
-                        .map_err(|e| self.io(e))?;
+                        )?;
+                    }
                 }
             }
-        }
-        tx.commit().map_err(|e| self.io(e))
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// The entry with `id`, if stored.
     ///
     /// # Errors
-    /// [`StoreError::Io`] or [`StoreError::Corrupt`].
+    /// [`StoreError::Failed`], `corrupt` when it does not decode.
     pub fn get(&self, id: &EntryId) -> Result<Option<Entry>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
-        let table = tx.open_table(ENTRIES).map_err(|e| self.io(e))?;
-        let Some(bytes) = table.get(id.as_bytes()).map_err(|e| self.io(e))? else {
-            return Ok(None);
-        };
-        self.decode(*id, bytes.value()).map(Some)
+        self.with(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(ENTRIES)?;
+            let Some(bytes) = table.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            decode(*id, bytes.value()).map(Some)
+        })
     }
 
     /// The stored entries among `ids`, in the order given; unknown ids are skipped.
     ///
     /// # Errors
-    /// [`StoreError::Io`] or [`StoreError::Corrupt`].
+    /// [`StoreError::Failed`], `corrupt` when one does not decode.
     pub fn get_many(&self, ids: &[EntryId]) -> Result<Vec<Entry>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
-        let table = tx.open_table(ENTRIES).map_err(|e| self.io(e))?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(bytes) = table.get(id.as_bytes()).map_err(|e| self.io(e))? {
-                out.push(self.decode(*id, bytes.value())?);
+        self.with(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(ENTRIES)?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(bytes) = table.get(id.as_bytes())? {
+                    out.push(decode(*id, bytes.value())?);
+                }
             }
-        }
-        Ok(out)
-    }
-
-    fn decode(&self, id: EntryId, bytes: &[u8]) -> Result<Entry, StoreError> {
-        let corrupt = |message: String| StoreError::Corrupt {
-            path: self.path.clone(),
-            id,
-            message,
-        };
-        let (entry, read): (Entry, usize) = bincode::serde::decode_from_slice(bytes, codec())
-            .map_err(|e| corrupt(e.to_string()))?;
-        if read != bytes.len() {
-            return Err(corrupt("trailing bytes".into()));
-        }
-        if entry.id() != id {
-            return Err(corrupt("stored under another id".into()));
-        }
-        Ok(entry)
+            Ok(out)
+        })
     }
 
     /// Every stored entry's id, topic and timestamp (what the protocol core reloads at start).
     ///
     /// # Errors
-    /// [`StoreError::Io`], or a corrupt index.
+    /// [`StoreError::Failed`], or a corrupt index.
     pub fn index(&self) -> Result<Vec<(EntryId, Topic, u64)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
-        let table = tx.open_table(BY_TOPIC).map_err(|e| self.io(e))?;
-        let mut out = Vec::new();
-        for row in table.iter().map_err(|e| self.io(e))? {
-            let (key, _) = row.map_err(|e| self.io(e))?;
-            let (topic, timestamp, id) = key.value();
-            let topic =
-                Topic::new(topic).map_err(|e| self.io(format!("bad topic in index: {e}")))?;
-            out.push((EntryId::from_bytes(*id), topic, timestamp));
-        }
-        Ok(out)
+        self.with(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(BY_TOPIC)?;
+            let mut out = Vec::new();
+            for row in table.iter()? {
+                let (key, _) = row?;
+                let (topic, timestamp, id) = key.value();
+                let topic = Topic::new(topic)
+                    .map_err(|e| DbError::corrupted(format!("bad topic in index: {e}")))?;
+                out.push((EntryId::from_bytes(*id), topic, timestamp));
+            }
+            Ok(out)
+        })
     }
 
     /// Up to `limit` entries of `topic`, oldest first.
     ///
     /// # Errors
-    /// [`StoreError::Io`] or [`StoreError::Corrupt`].
+    /// [`StoreError::Failed`].
     pub fn entries(&self, topic: &Topic, limit: usize) -> Result<Vec<Entry>, StoreError> {
         self.topic_range(topic, limit, false)
     }
@@ -204,7 +213,7 @@ impl GossipStore {
     /// The newest `limit` entries of `topic`, returned oldest first.
     ///
     /// # Errors
-    /// [`StoreError::Io`] or [`StoreError::Corrupt`].
+    /// [`StoreError::Failed`].
     pub fn latest(&self, topic: &Topic, limit: usize) -> Result<Vec<Entry>, StoreError> {
         let mut newest_first = self.topic_range(topic, limit, true)?;
         newest_first.reverse();
@@ -218,74 +227,83 @@ impl GossipStore {
         limit: usize,
         newest_first: bool,
     ) -> Result<Vec<Entry>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
-        let index = tx.open_table(BY_TOPIC).map_err(|e| self.io(e))?;
-        let by_id = tx.open_table(ENTRIES).map_err(|e| self.io(e))?;
-        let name = topic.as_str();
-        let lower = (name, 0u64, &[0u8; 32]);
-        let upper = (name, u64::MAX, &[0xFFu8; 32]);
-        let range = index.range(lower..=upper).map_err(|e| self.io(e))?;
-        let rows: Box<dyn Iterator<Item = _>> = if newest_first {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
-        let mut out = Vec::new();
-        for row in rows {
-            if out.len() >= limit {
-                break;
+        self.with(|db| {
+            let tx = db.begin_read()?;
+            let index = tx.open_table(BY_TOPIC)?;
+            let by_id = tx.open_table(ENTRIES)?;
+            let name = topic.as_str();
+            let lower = (name, 0u64, &[0u8; 32]);
+            let upper = (name, u64::MAX, &[0xFFu8; 32]);
+            let range = index.range(lower..=upper)?;
+            let rows: Box<dyn Iterator<Item = _>> = if newest_first {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
+            let mut out = Vec::new();
+            for row in rows {
+                if out.len() >= limit {
+                    break;
+                }
+                let (key, _) = row?;
+                let id = EntryId::from_bytes(*key.value().2);
+                if let Some(bytes) = by_id.get(id.as_bytes())? {
+                    out.push(decode(id, bytes.value())?);
+                }
             }
-            let (key, _) = row.map_err(|e| self.io(e))?;
-            let id = EntryId::from_bytes(*key.value().2);
-            if let Some(bytes) = by_id.get(id.as_bytes()).map_err(|e| self.io(e))? {
-                out.push(self.decode(id, bytes.value())?);
-            }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Number of stored entries.
     ///
     /// # Errors
-    /// [`StoreError::Io`].
+    /// [`StoreError::Failed`].
     pub fn count(&self) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
-        let table = tx.open_table(ENTRIES).map_err(|e| self.io(e))?;
-        table.len().map_err(|e| self.io(e))
+        self.with(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(ENTRIES)?;
+            Ok(table.len()?)
+        })
     }
 
     /// Topics this node replicates.
     ///
     /// # Errors
-    /// [`StoreError::Io`].
+    /// [`StoreError::Failed`].
     pub fn topics(&self) -> Result<Vec<Topic>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
-        let table = tx.open_table(TOPICS).map_err(|e| self.io(e))?;
-        let mut out = Vec::new();
-        for row in table.iter().map_err(|e| self.io(e))? {
-            let (key, _) = row.map_err(|e| self.io(e))?;
-            if let Ok(topic) = Topic::new(key.value()) {
-                out.push(topic);
+        self.with(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(TOPICS)?;
+            let mut out = Vec::new();
+            for row in table.iter()? {
+                let (key, _) = row?;
+                if let Ok(topic) = Topic::new(key.value()) {
+                    out.push(topic);
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Records that this node joins (`true`) or leaves (`false`) a topic, durably.
     ///
     /// # Errors
-    /// [`StoreError::Io`].
+    /// [`StoreError::Failed`].
     pub fn set_topic(&self, topic: &Topic, joined: bool) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.io(e))?;
-        {
-            let mut table = tx.open_table(TOPICS).map_err(|e| self.io(e))?;
-            if joined {
-                table.insert(topic.as_str(), ()).map_err(|e| self.io(e))?;
-            } else {
-                table.remove(topic.as_str()).map_err(|e| self.io(e))?;
+        self.with(|db| {
+            let tx = db.begin_write()?;
+            {
+                let mut table = tx.open_table(TOPICS)?;
+                if joined {
+                    table.insert(topic.as_str(), ())?;
+                } else {
+                    table.remove(topic.as_str())?;
+                }
             }
-        }
-        tx.commit().map_err(|e| self.io(e))
+            tx.commit()?;
+            Ok(())
+        })
     }
 }
 
@@ -339,6 +357,38 @@ mod tests {
             .get_many(&[batch[0].id(), EntryId::from_bytes([0; 32]), batch[1].id()])
             .unwrap();
         assert_eq!(some, vec![batch[0].clone(), batch[1].clone()]);
+    }
+
+    #[test]
+    fn a_damaged_file_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gossip.redb");
+        let key = Keypair::generate();
+        let t = Topic::new("t").unwrap();
+        let marker = b"MARKER-to-be-damaged";
+        {
+            let store = GossipStore::open(&path).unwrap();
+            let batch: Vec<Entry> = (1..=3)
+                .map(|ts| Entry::sign(&key, t.clone(), ts, marker.to_vec()))
+                .collect();
+            store.put_batch(&batch).unwrap();
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes
+            .windows(marker.len())
+            .position(|w| w == marker)
+            .unwrap();
+        bytes[at..at + marker.len()].fill(0xA5);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = GossipStore::open(&path).err().unwrap();
+        assert_eq!(err.reason(), StorageErrorReason::Corrupt, "{err}");
+        assert!(err.to_string().contains("gossip.redb"), "{err}");
+        assert!(err.to_string().contains("damaged"), "{err}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "the file was modified"
+        );
     }
 
     #[test]

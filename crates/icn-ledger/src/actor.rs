@@ -7,6 +7,7 @@
 //! published; the caller is answered once both the ledger and the gossip store hold it.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use icn_gossip::{GossipHandle, Subscription, SubscriptionEvent, Topic};
@@ -15,6 +16,8 @@ use icn_obs::LedgerMetrics;
 use icn_obs::labels::LedgerRejectReason;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+
+mod publish;
 
 use crate::store::{LedgerStore, LedgerStoreError};
 use crate::{
@@ -48,6 +51,18 @@ pub enum LedgerError {
     /// Publishing through gossip failed.
     #[error("publishing the op failed: {0}")]
     Gossip(String),
+    /// The op is applied and durable in the ledger store, but gossip could not store it yet;
+    /// it is published again until that succeeds (do not submit it again).
+    #[error(
+        "op {id} is recorded in the ledger but not yet published ({message}); it is published \
+         again until that succeeds"
+    )]
+    Unpublished {
+        /// The op.
+        id: OpId,
+        /// Why publishing failed.
+        message: String,
+    },
     /// The actor is not running.
     #[error("the ledger actor is not running")]
     Stopped,
@@ -268,7 +283,13 @@ pub struct LedgerActor {
     /// Ops refused only because their timestamp is ahead of our clock: offered again once it is
     /// not (the gossip store keeps them, so dropping them would make this node diverge).
     deferred: BTreeMap<(u64, OpId), SignedOp>,
+    /// Own ops applied and stored whose publishing failed (say, gossip's disk was full):
+    /// published again at every tick until gossip holds them.
+    unpublished: Arc<Mutex<Vec<SignedOp>>>,
 }
+
+/// Where a local op's caller waits for `(id, seq)`.
+type LocalReply = oneshot::Sender<Result<(OpId, u64), LedgerError>>;
 
 fn label(kind: RejectKind) -> LedgerRejectReason {
     use LedgerRejectReason as L;
@@ -368,6 +389,7 @@ impl LedgerActor {
             last,
             digest_dirty: false,
             deferred: BTreeMap::new(),
+            unpublished: Arc::new(Mutex::new(Vec::new())),
         };
         actor.update_gauges();
         actor.publish_digest_prefix();
@@ -384,6 +406,7 @@ impl LedgerActor {
                 () = shutdown.cancelled() => break,
                 _ = digest_tick.tick() => {
                     self.retry_deferred().await;
+                    self.retry_unpublished();
                     if self.digest_dirty {
                         self.publish_digest_prefix();
                     }
@@ -611,16 +634,12 @@ impl LedgerActor {
         }
         let signed = op.sign(&self.keypair);
         let id = signed.id();
-        if let Err(e) = self.core.insert(signed.clone(), now) {
-            let _ = reply.send(Err(LedgerError::BadInput(e.to_string())));
-            return;
-        }
-        self.record_amount(&signed);
+        // Durable before it counts: an op the store refused (a full disk) must leave no trace in
+        // the core, or the next local transfer would take the following seq and every peer
+        // would hold it back forever, waiting for one that was never published.
         let store = self.store.clone();
         let to_store = vec![signed.clone()];
-        let stored = tokio::task::spawn_blocking(move || store.put_batch(&to_store)).await;
-        self.update_metrics();
-        match stored {
+        match tokio::task::spawn_blocking(move || store.put_batch(&to_store)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 let _ = reply.send(Err(e.into()));
@@ -631,17 +650,16 @@ impl LedgerActor {
                 return;
             }
         }
+        if let Err(e) = self.core.insert(signed.clone(), now) {
+            // `validate_local` accepted it; the stored op comes back at the next start.
+            tracing::error!(op = %id.short(), error = %e, "a validated local op did not insert");
+            let _ = reply.send(Err(LedgerError::BadInput(e.to_string())));
+            return;
+        }
+        self.record_amount(&signed);
+        self.update_metrics();
         // Durable in the ledger store; publish without holding up the actor.
-        let gossip = self.gossip.clone();
-        let topic = self.topic.clone();
-        tokio::spawn(async move {
-            let result = gossip
-                .publish(topic, signed.encode())
-                .await
-                .map(|_| (id, seq))
-                .map_err(|e| LedgerError::Gossip(e.to_string()));
-            let _ = reply.send(result);
-        });
+        self.publish(signed, Some((reply, seq)));
     }
 
     fn publish_digest_prefix(&mut self) {

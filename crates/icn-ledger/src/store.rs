@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use icn_gossip::db_file::{DbError, DbFailure, DbFile};
+use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::SignedOp;
@@ -13,109 +15,136 @@ use crate::SignedOp;
 const OPS: TableDefinition<'_, &[u8; 40], &[u8]> = TableDefinition::new("ops");
 
 /// Store errors; the path is always named.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LedgerStoreError {
-    /// The database could not be opened (missing, corrupt, locked).
-    #[error("cannot open ledger store {path}: {message}")]
+    /// The database could not be opened (damaged, unreadable, locked).
+    #[error("cannot open ledger store {path}: {failure}")]
     Open {
         /// Database file.
         path: PathBuf,
-        /// redb's explanation.
-        message: String,
+        /// Why.
+        failure: DbFailure,
     },
-    /// A read or write failed.
-    #[error("ledger store {path}: {message}")]
-    Io {
+    /// A read or write failed (nothing of a failed write is stored).
+    #[error("ledger store {path}: {failure}")]
+    Failed {
         /// Database file.
         path: PathBuf,
-        /// Explanation.
-        message: String,
+        /// Why.
+        failure: DbFailure,
     },
+}
+
+impl LedgerStoreError {
+    /// The failure's class (`no_space` for a full disk).
+    pub fn reason(&self) -> StorageErrorReason {
+        match self {
+            LedgerStoreError::Open { failure, .. } | LedgerStoreError::Failed { failure, .. } => {
+                failure.reason
+            }
+        }
+    }
 }
 
 /// The ledger database.
 #[derive(Clone)]
 pub struct LedgerStore {
-    db: std::sync::Arc<Database>,
-    path: PathBuf,
+    file: DbFile,
     max_op_bytes: usize,
 }
 
+fn create_tables(db: &Database) -> Result<(), DbError> {
+    let tx = db.begin_write()?;
+    tx.open_table(OPS)?;
+    tx.commit()?;
+    Ok(())
+}
+
 impl LedgerStore {
-    /// Opens (or creates) the store at `path`; ops larger than `max_op_bytes` never decode.
+    /// Opens (or creates) the store at `path`; ops larger than `max_op_bytes` never decode. An
+    /// existing file is verified first and never modified when it is damaged.
     ///
     /// # Errors
     /// [`LedgerStoreError::Open`].
     pub fn open(path: &Path, max_op_bytes: usize) -> Result<Self, LedgerStoreError> {
-        let open_err = |e: &dyn std::fmt::Display| LedgerStoreError::Open {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        let db = Database::create(path).map_err(|e| open_err(&e))?;
-        let tx = db.begin_write().map_err(|e| open_err(&e))?;
-        tx.open_table(OPS).map_err(|e| open_err(&e))?;
-        tx.commit().map_err(|e| open_err(&e))?;
-        Ok(Self {
-            db: std::sync::Arc::new(db),
-            path: path.to_path_buf(),
-            max_op_bytes,
-        })
+        let file = DbFile::open(path, Store::Ledger, create_tables).map_err(|failure| {
+            LedgerStoreError::Open {
+                path: path.to_path_buf(),
+                failure,
+            }
+        })?;
+        Ok(Self { file, max_op_bytes })
     }
 
-    fn io(&self, e: impl std::fmt::Display) -> LedgerStoreError {
-        LedgerStoreError::Io {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+    /// Counts failed operations in `icn_system_storage_errors_total{store="ledger"}`.
+    pub fn count_errors_in(&self, counters: CounterVec2<Store, StorageErrorReason>) {
+        self.file.count_errors_in(counters);
+    }
+
+    fn with<T>(
+        &self,
+        op: impl FnOnce(&Database) -> Result<T, DbError>,
+    ) -> Result<T, LedgerStoreError> {
+        self.file
+            .with(op)
+            .map_err(|failure| LedgerStoreError::Failed {
+                path: self.file.path().to_path_buf(),
+                failure,
+            })
     }
 
     /// Writes ops in one durable transaction (group commit).
     ///
     /// # Errors
-    /// [`LedgerStoreError::Io`]; nothing of the batch is stored then.
+    /// [`LedgerStoreError::Failed`]; nothing of the batch is stored then.
     pub fn put_batch(&self, ops: &[SignedOp]) -> Result<(), LedgerStoreError> {
         if ops.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin_write().map_err(|e| self.io(e))?;
-        {
-            let mut table = tx.open_table(OPS).map_err(|e| self.io(e))?;
-            for op in ops {
-                let key = op.order_key().to_bytes();
-                table
-                    .insert(&key, op.encode().as_slice())
-                    .map_err(|e| self.io(e))?;
+        self.with(|db| {
+            let tx = db.begin_write()?;
+            {
+                let mut table = tx.open_table(OPS)?;
+                for op in ops {
+                    let key = op.order_key().to_bytes();
+                    table.insert(&key, op.encode().as_slice())?;
+                }
             }
-        }
-        tx.commit().map_err(|e| self.io(e))
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Every stored op in fold order.
     ///
     /// # Errors
-    /// [`LedgerStoreError::Io`], including an op that no longer decodes (corruption).
+    /// [`LedgerStoreError::Failed`], `corrupt` for an op that no longer decodes.
     pub fn load_all(&self) -> Result<Vec<SignedOp>, LedgerStoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
-        let table = tx.open_table(OPS).map_err(|e| self.io(e))?;
-        let mut out = Vec::new();
-        for row in table.iter().map_err(|e| self.io(e))? {
-            let (key, value) = row.map_err(|e| self.io(e))?;
-            let op = SignedOp::decode(value.value(), self.max_op_bytes).map_err(|e| {
-                self.io(format!("corrupt op at key {:02x?}: {e}", &key.value()[..8]))
-            })?;
-            out.push(op);
-        }
-        Ok(out)
+        self.with(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(OPS)?;
+            let mut out = Vec::new();
+            for row in table.iter()? {
+                let (key, value) = row?;
+                let op = SignedOp::decode(value.value(), self.max_op_bytes).map_err(|e| {
+                    DbError::corrupted(format!("corrupt op at key {:02x?}: {e}", &key.value()[..8]))
+                })?;
+                out.push(op);
+            }
+            Ok(out)
+        })
     }
 
     /// Number of stored ops.
     ///
     /// # Errors
-    /// [`LedgerStoreError::Io`].
+    /// [`LedgerStoreError::Failed`].
     pub fn count(&self) -> Result<u64, LedgerStoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.io(e))?;
-        let table = tx.open_table(OPS).map_err(|e| self.io(e))?;
-        table.len().map_err(|e| self.io(e))
+        self.with(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(OPS)?;
+            Ok(table.len()?)
+        })
     }
 }
 

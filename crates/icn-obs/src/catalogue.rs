@@ -10,7 +10,7 @@ use metrics::Unit;
 
 use crate::labels::{
     Actor, DialFailureReason, FrameRejectReason, GossipRejectReason, LedgerRejectReason, LogLevel,
-    RpcMethod, RpcStatus,
+    RpcMethod, RpcStatus, StorageErrorReason, Store,
 };
 
 /// The kind of a metric, as rendered in `# TYPE`.
@@ -125,6 +125,7 @@ pub mod names {
     pub const NETWORK_CONGESTION_EVENTS_TOTAL: &str = "icn_network_congestion_events_total";
     pub const SYSTEM_MAILBOX_DEPTH: &str = "icn_system_mailbox_depth";
     pub const SYSTEM_MAILBOX_FULL_TOTAL: &str = "icn_system_mailbox_full_total";
+    pub const SYSTEM_STORAGE_ERRORS_TOTAL: &str = "icn_system_storage_errors_total";
     pub const LOG_MESSAGES_TOTAL: &str = "icn_log_messages_total";
 
     pub const RPC_REQUESTS_TOTAL: &str = "icn_rpc_requests_total";
@@ -628,6 +629,24 @@ pub const CATALOGUE: &[MetricDef] = &[
             name: "actor",
             values: Actor::VALUES,
         }],
+    ),
+    labelled(
+        counter(
+            names::SYSTEM_STORAGE_ERRORS_TOTAL,
+            COUNT,
+            "Failed reads and writes of a durable store, by store and reason (a full disk shows as no_space); the caller got an error and nothing was acknowledged.",
+            "gossip / ledger store",
+        ),
+        &[
+            LabelDef {
+                name: "store",
+                values: Store::VALUES,
+            },
+            LabelDef {
+                name: "reason",
+                values: StorageErrorReason::VALUES,
+            },
+        ],
     ),
     labelled(
         counter(

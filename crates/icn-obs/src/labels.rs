@@ -350,6 +350,30 @@ label_enum! {
 }
 
 label_enum! {
+    /// A node's durable stores.
+    pub enum Store: "store" {
+        /// Gossip entries and joined topics (`gossip.redb`).
+        Gossip => "gossip",
+        /// Ledger ops (`ledger.redb`).
+        Ledger => "ledger",
+    }
+}
+
+label_enum! {
+    /// Why a store operation failed.
+    pub enum StorageErrorReason: "reason" {
+        /// The disk (or the user's quota) is full.
+        NoSpace => "no_space",
+        /// Another I/O error, or the store is closed after one and could not be reopened yet.
+        Io => "io",
+        /// Stored bytes fail their checksum or do not decode.
+        Corrupt => "corrupt",
+        /// Anything else the database reports (locked file, internal limit).
+        Other => "other",
+    }
+}
+
+label_enum! {
     /// Level of a log event.
     pub enum LogLevel: "level" {
         /// ERROR.

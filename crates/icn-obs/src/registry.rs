@@ -17,7 +17,7 @@ use crate::catalogue::{CATALOGUE, LabelDef, MetricDef, MetricKind, names};
 use crate::labels::{
     Actor, CounterVec, CounterVec2, DialFailureReason, FrameRejectReason, GaugeVec,
     GossipRejectReason, HistogramVec, LabelValue, LedgerRejectReason, LogLevel, RpcMethod,
-    RpcStatus,
+    RpcStatus, StorageErrorReason, Store,
 };
 
 static METADATA: Metadata<'static> =
@@ -153,6 +153,8 @@ pub struct SystemMetrics {
     pub mailbox_full: CounterVec<Actor>,
     /// Log events by level (process-wide counts copied in by the refresh).
     pub log_messages: CounterVec<LogLevel>,
+    /// Failed store operations, by store and reason (counted by the stores themselves).
+    pub storage_errors: CounterVec2<Store, StorageErrorReason>,
 }
 
 /// The exporter's own metrics (`icn_obs_*`).
@@ -276,6 +278,7 @@ impl NodeMetrics {
             mailbox_depth: gauge_vec(r, names::SYSTEM_MAILBOX_DEPTH),
             mailbox_full: counter_vec(r, names::SYSTEM_MAILBOX_FULL_TOTAL),
             log_messages: counter_vec(r, names::LOG_MESSAGES_TOTAL),
+            storage_errors: counter_vec2(r, names::SYSTEM_STORAGE_ERRORS_TOTAL),
         };
 
         let obs = ObsMetrics {

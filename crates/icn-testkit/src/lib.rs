@@ -5,6 +5,7 @@
 //! - [`cluster`]: in-process clusters of full nodes (real QUIC on loopback), link cuts, restarts.
 //! - [`process`]: real `icnd` processes (signals, exit codes, external tools).
 //! - [`netns`]: network namespaces joined by a bridge, for real partitions and mDNS.
+//! - [`process_cluster`]: clusters of real `icnd` processes (kill -9, SIGTERM, restarts).
 //! - [`mod@scrape`]: fetch a node's `/metrics` and query the parsed page with typed accessors.
 //! - [`sim`]: the deterministic simulator (gossip and ledger cores over a simulated network, seeded).
 //! - [`wait`]: `wait_until`, the only way tests wait (no fixed sleeps).
@@ -15,11 +16,13 @@ pub mod cluster;
 pub mod netns;
 pub mod pki;
 pub mod process;
+pub mod process_cluster;
 pub mod scrape;
 pub mod sim;
 pub mod tools;
 pub mod wait;
 
 pub use cluster::{Cluster, Topology};
+pub use process_cluster::ProcessCluster;
 pub use scrape::{Histogram, Metrics, scrape};
 pub use wait::wait_until;

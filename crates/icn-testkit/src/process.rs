@@ -58,13 +58,54 @@ impl IcndProcess {
         extra: &[&str],
     ) -> anyhow::Result<Self> {
         let parent = data_dir.parent().unwrap_or(data_dir);
-        std::fs::create_dir_all(parent)?;
         let name = data_dir
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "icnd".into());
         let stderr_path = parent.join(format!("{name}.stderr"));
-        let stderr = std::fs::File::create(&stderr_path)?;
+        Self::spawn_command(launcher, bin, data_dir, extra, &stderr_path)
+    }
+
+    /// Like [`IcndProcess::start`], with stderr going to `stderr_path` (created or truncated).
+    ///
+    /// # Errors
+    /// When the process cannot start or exits before serving.
+    pub fn start_logged(
+        bin: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+        stderr_path: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut process = Self::spawn_logged(bin, data_dir, extra, stderr_path)?;
+        process.wait_for_metrics_addr(Duration::from_secs(20))?;
+        Ok(process)
+    }
+
+    /// Spawns without waiting, with stderr going to `stderr_path` (created or truncated).
+    ///
+    /// # Errors
+    /// When the process cannot start.
+    pub fn spawn_logged(
+        bin: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+        stderr_path: &Path,
+    ) -> anyhow::Result<Self> {
+        Self::spawn_command(&[], bin, data_dir, extra, stderr_path)
+    }
+
+    /// `[launcher...] bin run --data-dir DIR` on free loopback ports unless `extra` names them.
+    fn spawn_command(
+        launcher: &[&str],
+        bin: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+        stderr_path: &Path,
+    ) -> anyhow::Result<Self> {
+        if let Some(parent) = stderr_path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let stderr = std::fs::File::create(stderr_path)?;
         // Runtime files of a previous (perhaps killed) run must not look like this run's.
         for stale in ["metrics.addr", "rpc.addr", "p2p.addr"] {
             let _ = std::fs::remove_file(data_dir.join(stale));
@@ -98,7 +139,7 @@ impl IcndProcess {
         Ok(Self {
             child,
             data_dir: data_dir.to_path_buf(),
-            stderr_path,
+            stderr_path: stderr_path.to_path_buf(),
         })
     }
 
@@ -130,6 +171,24 @@ impl IcndProcess {
         std::fs::read_to_string(self.data_dir.join("metrics.addr"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// The data directory the process runs on.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Where the process's stderr goes.
+    pub fn stderr_path(&self) -> &Path {
+        &self.stderr_path
+    }
+
+    /// The exit status if the process has exited, `None` while it runs.
+    ///
+    /// # Errors
+    /// When the status cannot be read.
+    pub fn try_exit_status(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        Ok(self.child.try_wait()?)
     }
 
     /// Everything the process wrote to stderr so far.

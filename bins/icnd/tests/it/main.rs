@@ -1,9 +1,11 @@
-//! Tests of the real `icnd` binary: signals, exit codes, promtool and a live Prometheus.
+//! Tests of the real `icnd` binary: signals, exit codes, process-level faults, promtool and a
+//! live Prometheus.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
 
 mod daemon;
 mod devnet;
+mod faults;
 mod live;
 mod metrics_security;
 mod netns;

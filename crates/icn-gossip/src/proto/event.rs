@@ -45,6 +45,10 @@ pub enum Input {
     Subscribe(Topic),
     /// Stop replicating a topic; the core forgets its ids (the actor may delete its entries).
     Unsubscribe(Topic),
+    /// The caller could not store these entries (of `Store` outputs it was given): the core
+    /// forgets them, so that it neither announces nor reconciles entries the store lacks;
+    /// announces and anti-entropy fetch them again, and a local publish can be retried.
+    StoreFailed(Vec<EntryId>),
     /// Time passed: retries, session expiry and anti-entropy happen here. Call it often
     /// (every 100 ms or so); it is cheap when there is nothing to do.
     Tick,

@@ -161,6 +161,7 @@ impl GossipCore {
             Input::Publish(entry) => self.publish(entry),
             Input::Subscribe(topic) => self.subscribe(topic),
             Input::Unsubscribe(topic) => self.unsubscribe(topic),
+            Input::StoreFailed(ids) => self.forget(&ids),
             Input::Tick => {
                 self.expire_requests();
                 self.assign_waiting();
@@ -464,6 +465,17 @@ impl GossipCore {
         }
         self.sessions.retain(|(_, t), _| *t != topic);
         self.topics_changed();
+    }
+
+    /// Drops held ids the store failed to write.
+    fn forget(&mut self, ids: &[EntryId]) {
+        for id in ids {
+            if let Some(meta) = self.index.remove(id)
+                && let Some(set) = self.topics.get_mut(&meta.topic)
+            {
+                set.remove(id.as_bytes());
+            }
+        }
     }
 
     fn topics_changed(&mut self) {

@@ -230,3 +230,29 @@ fn same_seed_same_outputs() {
     assert_eq!(sent, sent_again);
     assert_eq!(first, second);
 }
+
+#[test]
+fn entries_the_store_failed_to_write_are_forgotten_and_fetched_again() {
+    let mut mesh = Mesh::new(
+        &GossipConfig::default(),
+        &[&["a"], &["a"]],
+        vec![vec![], vec![]],
+    );
+    mesh.connect_all();
+    mesh.deliver_all();
+    let e = Entry::sign(&key(0), topic("a"), T0, b"written once".to_vec());
+    mesh.input(0, Input::Publish(e.clone()));
+    mesh.deliver_all();
+    assert_eq!(mesh.ids(1, "a"), [e.id()]);
+    // Node 1's store refused the write (say, a full disk): its core must not keep claiming it.
+    mesh.input(1, Input::StoreFailed(vec![e.id()]));
+    assert!(mesh.ids(1, "a").is_empty());
+    assert!(!mesh.nodes[1].0.has(&e.id()));
+    mesh.nodes[1].0.check_invariants().unwrap();
+    let mut waited = 0;
+    while mesh.ids(1, "a") != [e.id()] {
+        mesh.tick(100);
+        waited += 100;
+        assert!(waited <= 20_000, "not fetched again after {waited} ms");
+    }
+}
