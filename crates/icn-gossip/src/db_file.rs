@@ -22,6 +22,12 @@ use std::time::{Duration, Instant};
 use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
 use redb::Database;
 
+/// redb's page cache per store file. redb's default (1 GiB) lets a node's resident memory grow
+/// with its stores until it reaches that; measured in the soak run: +2 MiB per node per minute
+/// under load. Pages beyond the cache are read again from the file (and the kernel's page
+/// cache, which is not the node's resident memory).
+pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Least time between two attempts to reopen a file after an I/O failure.
 pub const REOPEN_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -240,7 +246,10 @@ fn open_handle(
     path: &Path,
     init: fn(&Database) -> Result<(), DbError>,
 ) -> Result<Database, DbFailure> {
-    let db = Database::create(path).map_err(DbFailure::from_redb)?;
+    let db = redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
+        .map_err(DbFailure::from_redb)?;
     init(&db).map_err(DbFailure::from_redb)?;
     Ok(db)
 }

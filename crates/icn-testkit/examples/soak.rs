@@ -359,8 +359,16 @@ async fn main() -> anyhow::Result<()> {
     let report = json!({
         "nodes": options.nodes,
         "load_seconds": load_seconds,
-        "publishes": {"acknowledged": entries, "failed": publishes.failed.load(Ordering::Relaxed)},
-        "payments": {"acknowledged": transfers, "failed": payments.failed.load(Ordering::Relaxed)},
+        "publishes": {
+            "acknowledged": entries,
+            "failed": publishes.failed.load(Ordering::Relaxed),
+            "per_second": entries as f64 / load_seconds,
+        },
+        "payments": {
+            "acknowledged": transfers,
+            "failed": payments.failed.load(Ordering::Relaxed),
+            "per_second": transfers as f64 / load_seconds,
+        },
         "converged": converged.is_ok(),
         "converge_seconds_after_load": converge_seconds,
         "lost_entries_summed_over_nodes": lost_entries,
