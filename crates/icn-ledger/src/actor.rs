@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use icn_gossip::{GossipHandle, Subscription, SubscriptionEvent, Topic};
 use icn_identity::{Did, Keypair};
@@ -17,12 +17,16 @@ use icn_obs::labels::LedgerRejectReason;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+mod handle;
 mod publish;
 
-use crate::store::{LedgerStore, LedgerStoreError};
+pub use self::handle::{BalanceRow, DigestInfo, HistoryRow, LedgerError, LedgerHandle};
+use self::handle::{Command, code, now_ms};
+
+use crate::store::LedgerStore;
 use crate::{
-    BatchItem, CreateCurrency, CurrencyCode, LedgerConfig, LedgerCore, LedgerStats, LocalError, Op,
-    OpError, OpId, OpStatus, RejectKind, SetCreditLimit, SignedOp, Transfer,
+    BatchItem, CurrencyCode, LedgerConfig, LedgerCore, LedgerStats, Op, OpError, OpId, OpStatus,
+    RejectKind, SignedOp,
 };
 
 /// The gossip topic ledger ops travel on.
@@ -35,237 +39,6 @@ const COMMAND_CAPACITY: usize = 1024;
 const MAX_DEFERRED: usize = 4096;
 /// How often `icn_ledger_state_digest_prefix` is recomputed when the state changed.
 const DIGEST_GAUGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Errors reported to callers.
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    /// The op would not apply (overspend, unknown currency, ...); the message says why.
-    #[error("{0}")]
-    Refused(#[from] LocalError),
-    /// Bad input (currency code, ...).
-    #[error("{0}")]
-    BadInput(String),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] LedgerStoreError),
-    /// Publishing through gossip failed.
-    #[error("publishing the op failed: {0}")]
-    Gossip(String),
-    /// The op is applied and durable in the ledger store, but gossip could not store it yet;
-    /// it is published again until that succeeds (do not submit it again).
-    #[error(
-        "op {id} is recorded in the ledger but not yet published ({message}); it is published \
-         again until that succeeds"
-    )]
-    Unpublished {
-        /// The op.
-        id: OpId,
-        /// Why publishing failed.
-        message: String,
-    },
-    /// The actor is not running.
-    #[error("the ledger actor is not running")]
-    Stopped,
-}
-
-/// One balance row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BalanceRow {
-    /// Currency code.
-    pub currency: String,
-    /// Account.
-    pub account: Did,
-    /// Signed balance.
-    pub balance: i64,
-    /// Credit limit in force.
-    pub limit: u64,
-}
-
-/// One history row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryRow {
-    /// Op id.
-    pub id: OpId,
-    /// The op.
-    pub op: SignedOp,
-    /// Its status.
-    pub status: OpStatus,
-}
-
-/// Digest and counts for agreement checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DigestInfo {
-    /// blake3 state digest.
-    pub digest: [u8; 32],
-    /// Held ops.
-    pub ops: u64,
-    /// Applied transfers.
-    pub applied_transfers: u64,
-}
-
-enum Command {
-    Local {
-        op: Op,
-        reply: oneshot::Sender<Result<(OpId, u64), LedgerError>>,
-    },
-    Balances {
-        currency: Option<String>,
-        account: Option<Did>,
-        reply: oneshot::Sender<Result<Vec<BalanceRow>, LedgerError>>,
-    },
-    History {
-        account: Option<Did>,
-        reply: oneshot::Sender<Vec<HistoryRow>>,
-    },
-    Digest {
-        reply: oneshot::Sender<DigestInfo>,
-    },
-    NextSeq {
-        reply: oneshot::Sender<(u64, u64)>,
-    },
-}
-
-/// Cheap, cloneable access to the ledger actor.
-#[derive(Clone)]
-pub struct LedgerHandle {
-    commands: mpsc::Sender<Command>,
-    me: Did,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn code(text: &str) -> Result<CurrencyCode, LedgerError> {
-    CurrencyCode::new(text).map_err(|e| LedgerError::BadInput(e.to_string()))
-}
-
-impl LedgerHandle {
-    async fn call<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, LedgerError> {
-        let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(make(reply))
-            .await
-            .map_err(|_| LedgerError::Stopped)?;
-        rx.await.map_err(|_| LedgerError::Stopped)
-    }
-
-    async fn local(&self, op: Op) -> Result<(OpId, u64), LedgerError> {
-        self.call(|reply| Command::Local { op, reply }).await?
-    }
-
-    /// Commands waiting for the ledger actor.
-    pub fn mailbox_depth(&self) -> usize {
-        self.commands.max_capacity() - self.commands.capacity()
-    }
-
-    /// This node's DID (the author of its ops).
-    pub fn did(&self) -> Did {
-        self.me
-    }
-
-    /// Creates a currency issued by this node.
-    ///
-    /// # Errors
-    /// [`LedgerError`].
-    pub async fn create_currency(&self, currency: &str, limit: u64) -> Result<OpId, LedgerError> {
-        let op = Op::CreateCurrency(CreateCurrency {
-            code: code(currency)?,
-            issuer: self.me,
-            default_credit_limit: limit,
-            timestamp_ms: 0,
-        });
-        Ok(self.local(op).await?.0)
-    }
-
-    /// Sets `account`'s credit limit in a currency this node issues.
-    ///
-    /// # Errors
-    /// [`LedgerError`].
-    pub async fn set_credit_limit(
-        &self,
-        currency: &str,
-        account: Did,
-        limit: u64,
-    ) -> Result<OpId, LedgerError> {
-        let op = Op::SetCreditLimit(SetCreditLimit {
-            currency: code(currency)?,
-            account,
-            limit,
-            timestamp_ms: 0,
-        });
-        Ok(self.local(op).await?.0)
-    }
-
-    /// Pays `amount` of `currency` to `to`; returns the op id and its seq.
-    ///
-    /// # Errors
-    /// [`LedgerError::Refused`] for an overspend (the message has the balance and the limit).
-    pub async fn pay(
-        &self,
-        currency: &str,
-        to: Did,
-        amount: u64,
-        memo: String,
-    ) -> Result<(OpId, u64), LedgerError> {
-        let op = Op::Transfer(Transfer {
-            currency: code(currency)?,
-            from: self.me,
-            to,
-            amount,
-            seq: 0,
-            timestamp_ms: 0,
-            memo,
-        });
-        self.local(op).await
-    }
-
-    /// Balances of `account` (default: this node) in one or every currency.
-    ///
-    /// # Errors
-    /// [`LedgerError`].
-    pub async fn balances(
-        &self,
-        currency: Option<String>,
-        account: Option<Did>,
-    ) -> Result<Vec<BalanceRow>, LedgerError> {
-        self.call(|reply| Command::Balances {
-            currency,
-            account,
-            reply,
-        })
-        .await?
-    }
-
-    /// Ops involving `account` (default: this node), in fold order.
-    ///
-    /// # Errors
-    /// [`LedgerError::Stopped`].
-    pub async fn history(&self, account: Option<Did>) -> Result<Vec<HistoryRow>, LedgerError> {
-        self.call(|reply| Command::History { account, reply }).await
-    }
-
-    /// The state digest and counts.
-    ///
-    /// # Errors
-    /// [`LedgerError::Stopped`].
-    pub async fn digest(&self) -> Result<DigestInfo, LedgerError> {
-        self.call(|reply| Command::Digest { reply }).await
-    }
-
-    /// This node's next seq and the ledger's held-op count (for diagnostics).
-    ///
-    /// # Errors
-    /// [`LedgerError::Stopped`].
-    pub async fn next_seq(&self) -> Result<(u64, u64), LedgerError> {
-        self.call(|reply| Command::NextSeq { reply }).await
-    }
-}
 
 /// The actor; build with [`LedgerActor::start`], run with [`LedgerActor::run`].
 pub struct LedgerActor {
