@@ -1,6 +1,6 @@
-//! Scenario 5: footprint. The idle RSS and CPU of one node alone in its own process (this
-//! binary's `idle-node` subcommand: a full node with the default configuration on loopback,
-//! what `icnd run` starts), read from `/proc`; then many nodes in this process.
+//! Scenario 5: footprint. The idle RSS and CPU, read from `/proc`, of a child process of this
+//! binary (`idle-nodes` subcommand) running one node with the default configuration on
+//! loopback (what `icnd run` starts), then of one running many nodes.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::SocketAddr;
@@ -19,9 +19,9 @@ use crate::propagation;
 use crate::settings::Settings;
 use crate::topology::{self, Graph};
 
-/// What the idle node prints once it runs.
+/// What an `idle-nodes` child prints first once its nodes run.
 const READY: &str = "ready";
-/// Time given to a started node to finish its start-up work before it is watched.
+/// Time given to started nodes to finish their start-up work before they are watched.
 const SETTLE: Duration = Duration::from_secs(1);
 /// Entries propagated through the crowd to show it works.
 const CROWD_ENTRIES: usize = 20;
@@ -33,102 +33,104 @@ pub struct FootprintResult {
     pub idle_rss_mb: f64,
     /// CPU of one idle node's process, percent of one core.
     pub idle_cpu_percent: f64,
-    /// Nodes started in this process.
+    /// Nodes started in one process.
     pub crowd_nodes: usize,
     /// Seconds to start them and form a random degree-4 graph.
     pub crowd_start_s: f64,
-    /// Growth of this process's resident memory for the crowd, MB.
+    /// Resident memory of the process running the crowd, MB.
     pub crowd_rss_mb: f64,
-    /// CPU of this process while the crowd idles, percent of one core.
+    /// CPU of that process while the crowd idles, percent of one core.
     pub crowd_idle_cpu_percent: f64,
     /// Median propagation to every crowd node, ms.
     pub crowd_p50_ms: f64,
 }
 
-/// Measures the idle node (spawning `exe idle-node`) and the crowd.
+/// Measures the idle node and the crowd, each in its own child process (`exe idle-nodes`).
 ///
 /// # Errors
-/// When the idle node cannot be spawned or measured, or the crowd fails to form.
+/// When a child cannot be spawned or measured.
 pub async fn run(
     settings: &Settings,
     exe: &Path,
     progress: &Progress,
 ) -> anyhow::Result<FootprintResult> {
-    progress.stage("footprint: idle node", 1);
     let window = settings.idle_window;
-    let exe = exe.to_owned();
-    let (idle_rss_mb, idle_cpu_percent) =
-        tokio::task::spawn_blocking(move || idle_node(&exe, window)).await??;
+    progress.stage("footprint: idle node", 1);
+    let single = {
+        let exe = exe.to_owned();
+        tokio::task::spawn_blocking(move || idle_nodes(&exe, 1, window)).await??
+    };
     progress.inc(1);
-
     let n = settings.crowd_nodes;
-    progress.stage(&format!("footprint: {n} nodes"), CROWD_ENTRIES as u64);
-    let me = Process::myself()?;
-    let rss_before = rss_mb(&me)?;
-    let started = Instant::now();
-    let crowd = topology::start(n, Graph::Random { degree: 4 }, propagation::TOPIC).await?;
-    let crowd_start_s = started.elapsed().as_secs_f64();
-    let outcome = async {
-        tokio::time::sleep(SETTLE).await;
-        let rss = rss_mb(&me)? - rss_before;
-        let cpu = cpu_percent(&me, window).await?;
-        let latency = propagation::measure(&crowd, CROWD_ENTRIES, 256, progress).await?;
-        anyhow::Ok((rss, cpu, latency.p50_ms))
-    }
-    .await;
-    crowd.shutdown().await?;
-    let (crowd_rss_mb, crowd_idle_cpu_percent, crowd_p50_ms) = outcome?;
+    progress.stage(&format!("footprint: {n} nodes"), 1);
+    let crowd = {
+        let exe = exe.to_owned();
+        tokio::task::spawn_blocking(move || idle_nodes(&exe, n, window)).await??
+    };
+    progress.inc(1);
     Ok(FootprintResult {
-        idle_rss_mb,
-        idle_cpu_percent,
+        idle_rss_mb: single.rss_mb,
+        idle_cpu_percent: single.cpu_percent,
         crowd_nodes: n,
-        crowd_start_s,
-        crowd_rss_mb,
-        crowd_idle_cpu_percent,
-        crowd_p50_ms,
+        crowd_start_s: crowd.start_s,
+        crowd_rss_mb: crowd.rss_mb,
+        crowd_idle_cpu_percent: crowd.cpu_percent,
+        crowd_p50_ms: crowd.p50_ms,
     })
 }
 
-/// Spawns `exe idle-node`, lets it settle, then reads its RSS and CPU over `window`.
-fn idle_node(exe: &Path, window: Duration) -> anyhow::Result<(f64, f64)> {
+/// What a child process of idle nodes measured.
+struct Idle {
+    rss_mb: f64,
+    cpu_percent: f64,
+    start_s: f64,
+    p50_ms: f64,
+}
+
+/// Spawns `exe idle-nodes n`, lets it settle, then reads its RSS and CPU over `window`.
+fn idle_nodes(exe: &Path, n: usize, window: Duration) -> anyhow::Result<Idle> {
     let dir = tempfile::tempdir()?;
     let mut child = Command::new(exe)
-        .arg("idle-node")
+        .arg("idle-nodes")
+        .arg(n.to_string())
         .arg(dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .with_context(|| format!("cannot spawn {} idle-node", exe.display()))?;
+        .with_context(|| format!("cannot spawn {} idle-nodes", exe.display()))?;
     let measured = watch_idle(&mut child, window);
-    // Closing its stdin asks the node to stop; wait so no process is left behind.
+    // Closing its stdin asks the child to stop; wait so no process is left behind.
     drop(child.stdin.take());
     let status = child.wait()?;
     let measured = measured?;
-    anyhow::ensure!(status.success(), "idle node exited with {status}");
+    anyhow::ensure!(status.success(), "idle nodes exited with {status}");
     Ok(measured)
 }
 
-fn watch_idle(child: &mut Child, window: Duration) -> anyhow::Result<(f64, f64)> {
+fn watch_idle(child: &mut Child, window: Duration) -> anyhow::Result<Idle> {
     let stdout = child.stdout.take().context("no stdout")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    anyhow::ensure!(line.trim() == READY, "idle node did not start: {line:?}");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let [ready, start_s, p50_ms] = fields.as_slice() else {
+        anyhow::bail!("idle nodes did not start: {line:?}");
+    };
+    anyhow::ensure!(*ready == READY, "idle nodes did not start: {line:?}");
+    let (start_s, p50_ms) = (start_s.parse()?, p50_ms.parse()?);
     std::thread::sleep(SETTLE);
     let process = Process::new(i32::try_from(child.id())?)?;
     let before = cpu_ticks(&process)?;
     std::thread::sleep(window);
     let ticks = cpu_ticks(&process)? - before;
-    let cpu = ticks as f64 / procfs::ticks_per_second() as f64 / window.as_secs_f64() * 100.0;
-    Ok((rss_mb(&process)?, cpu))
-}
-
-/// CPU of `process` over `window`, percent of one core.
-async fn cpu_percent(process: &Process, window: Duration) -> anyhow::Result<f64> {
-    let before = cpu_ticks(process)?;
-    tokio::time::sleep(window).await;
-    let ticks = cpu_ticks(process)? - before;
-    Ok(ticks as f64 / procfs::ticks_per_second() as f64 / window.as_secs_f64() * 100.0)
+    let cpu_percent =
+        ticks as f64 / procfs::ticks_per_second() as f64 / window.as_secs_f64() * 100.0;
+    Ok(Idle {
+        rss_mb: rss_mb(&process)?,
+        cpu_percent,
+        start_s,
+        p50_ms,
+    })
 }
 
 fn cpu_ticks(process: &Process) -> anyhow::Result<u64> {
@@ -141,33 +143,64 @@ fn rss_mb(process: &Process) -> anyhow::Result<f64> {
     Ok(kib as f64 * 1024.0 / 1e6)
 }
 
-/// The `idle-node` subcommand: one node with the default configuration on loopback (ports
-/// chosen by the OS) in `data_dir`, on the same runtime as `icnd run`; prints `ready` and
-/// runs until stdin closes.
+/// The `idle-nodes` subcommand. One node: the default configuration on loopback (ports
+/// chosen by the OS) in `data_dir`, on the same runtime as `icnd run`. More: that many nodes
+/// in a random degree-4 graph with the default refresh and peer-exchange intervals, after
+/// propagating a few entries through them. Prints `ready <start seconds> <p50 ms>` and runs
+/// until stdin closes.
 ///
 /// # Errors
-/// When the node cannot start or stop.
-pub fn idle_node_main(data_dir: PathBuf) -> anyhow::Result<()> {
-    let mut config = NodeConfig::load_with_env(None, |_| None, &ConfigOverrides::default())?;
-    config.data_dir = data_dir;
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.network.listen = loopback;
-    config.metrics.addr = loopback;
-    config.rpc.addr = loopback;
+/// When the nodes cannot start or stop.
+pub fn idle_nodes_main(n: usize, data_dir: PathBuf) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let node = Node::start(config, Some(Keypair::generate())).await?;
+        let started = Instant::now();
+        let (running, start_s, p50_ms) = if n == 1 {
+            let node = Node::start(default_config(data_dir)?, Some(Keypair::generate())).await?;
+            (Running::Node(node), started.elapsed().as_secs_f64(), 0.0)
+        } else {
+            let defaults = default_config(data_dir)?;
+            let graph = Graph::Random { degree: 4 };
+            let crowd = topology::start_with(n, graph, propagation::TOPIC, |_, c| {
+                c.metrics.refresh_interval = defaults.metrics.refresh_interval;
+                c.network.peer_exchange_interval = defaults.network.peer_exchange_interval;
+            })
+            .await?;
+            let start_s = started.elapsed().as_secs_f64();
+            let latency =
+                propagation::measure(&crowd, CROWD_ENTRIES, 256, &Progress::hidden()).await?;
+            (Running::Crowd(crowd), start_s, latency.p50_ms)
+        };
         let mut stdout = std::io::stdout();
-        writeln!(stdout, "{READY}")?;
+        writeln!(stdout, "{READY} {start_s} {p50_ms}")?;
         stdout.flush()?;
         tokio::task::spawn_blocking(|| {
             let mut sink = Vec::new();
             std::io::stdin().read_to_end(&mut sink)
         })
         .await??;
-        node.shutdown().await?;
+        match running {
+            Running::Node(node) => node.shutdown().await?,
+            Running::Crowd(crowd) => crowd.shutdown().await?,
+        }
         anyhow::Ok(())
     })
+}
+
+/// What an `idle-nodes` child runs.
+enum Running {
+    Node(Node),
+    Crowd(icn_testkit::Cluster),
+}
+
+fn default_config(data_dir: PathBuf) -> anyhow::Result<NodeConfig> {
+    let mut config = NodeConfig::load_with_env(None, |_| None, &ConfigOverrides::default())?;
+    config.data_dir = data_dir;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.network.listen = loopback;
+    config.metrics.addr = loopback;
+    config.rpc.addr = loopback;
+    Ok(config)
 }

@@ -24,18 +24,20 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Internal {
-    /// Runs one idle node until stdin closes (spawned by the footprint scenario).
+    /// Runs idle nodes until stdin closes (spawned by the footprint scenario).
     #[command(hide = true)]
-    IdleNode {
-        /// Data directory of the node.
+    IdleNodes {
+        /// How many nodes.
+        count: usize,
+        /// Data directory of the nodes.
         data_dir: PathBuf,
     },
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Internal::IdleNode { data_dir }) = args.command {
-        return icn_bench::footprint::idle_node_main(data_dir);
+    if let Some(Internal::IdleNodes { count, data_dir }) = args.command {
+        return icn_bench::footprint::idle_nodes_main(count, data_dir);
     }
     let (mode, settings) = if args.quick {
         ("quick", Settings::quick())
