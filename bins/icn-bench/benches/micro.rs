@@ -97,7 +97,9 @@ fn reconciliation(c: &mut Criterion) {
 /// A currency and `n` transfers from four payers, sorted by timestamp.
 fn ledger_ops(n: usize) -> Vec<SignedOp> {
     let issuer = Keypair::from_secret_bytes(&[1; 32]);
-    let payers: Vec<Keypair> = (2..6).map(|i| Keypair::from_secret_bytes(&[i; 32])).collect();
+    let payers: Vec<Keypair> = (2..6)
+        .map(|i| Keypair::from_secret_bytes(&[i; 32]))
+        .collect();
     let code = CurrencyCode::new("BENCH").expect("valid code");
     let mut ops = vec![
         Op::CreateCurrency(CreateCurrency {
@@ -177,11 +179,5 @@ fn ledger_apply(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    frame_codec,
-    entry_id,
-    reconciliation,
-    ledger_apply
-);
+criterion_group!(benches, frame_codec, entry_id, reconciliation, ledger_apply);
 criterion_main!(benches);

@@ -12,8 +12,15 @@ use tokio::task::JoinSet;
 /// One entry (or a batch of missed ones) seen by one node.
 #[derive(Debug)]
 enum Arrival {
-    Entry { node: usize, id: EntryId, at: Instant },
-    Missed { node: usize, count: u64 },
+    Entry {
+        node: usize,
+        id: EntryId,
+        at: Instant,
+    },
+    Missed {
+        node: usize,
+        count: u64,
+    },
 }
 
 /// Arrivals at a set of nodes; the watcher tasks stop when this is dropped.

@@ -116,9 +116,11 @@ async fn across(cluster: &Cluster, duration: Duration) -> anyhow::Result<(u64, D
         made += done??;
     }
     let target = before + made;
-    wait_until(CONVERGE_TIMEOUT, "every transfer applied everywhere", || async {
-        applied(&ledgers).await.is_ok_and(|least| least >= target)
-    })
+    wait_until(
+        CONVERGE_TIMEOUT,
+        "every transfer applied everywhere",
+        || async { applied(&ledgers).await.is_ok_and(|least| least >= target) },
+    )
     .await?;
     Ok((made, started.elapsed()))
 }

@@ -35,7 +35,22 @@ pub use progress::Progress;
 pub use report::Report;
 pub use settings::Settings;
 
-/// Runs every scenario with `settings`; `exe` is this binary (spawned for the idle node).
+/// A scenario that can be run alone (`--only`, e.g. to profile it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Scenario 1.
+    Propagation,
+    /// Scenario 2.
+    Throughput,
+    /// Scenario 3.
+    Ledger,
+    /// Scenario 4.
+    Metrics,
+    /// Scenario 5.
+    Footprint,
+}
+
+/// Runs every scenario with `settings`; `exe` is this binary (spawned for the idle nodes).
 ///
 /// # Errors
 /// The first scenario that fails.
@@ -45,19 +60,54 @@ pub async fn run(
     exe: &Path,
     progress: &Progress,
 ) -> anyhow::Result<Report> {
+    run_only(mode, settings, exe, progress, None).await
+}
+
+/// [`run`], limited to `only` when given (the other sections of the report stay empty).
+///
+/// # Errors
+/// The first scenario that fails.
+pub async fn run_only(
+    mode: &str,
+    settings: &Settings,
+    exe: &Path,
+    progress: &Progress,
+    only: Option<Scenario>,
+) -> anyhow::Result<Report> {
     let started = Instant::now();
+    let runs = |s: Scenario| only.is_none_or(|o| o == s);
     let mut propagation = Vec::new();
-    for case in &settings.propagation {
+    for case in settings
+        .propagation
+        .iter()
+        .filter(|_| runs(Scenario::Propagation))
+    {
         progress.stage(
             &format!("propagation {} {}", case.nodes, case.graph),
             settings.propagation_entries as u64,
         );
         propagation.push(propagation::run(settings, *case, progress).await?);
     }
-    let throughput = throughput::run(settings, progress).await?;
-    let ledger = ledger::run(settings, progress).await?;
-    let metrics = metrics_cost::run(settings, progress).await?;
-    let footprint = footprint::run(settings, exe, progress).await?;
+    let throughput = if runs(Scenario::Throughput) {
+        throughput::run(settings, progress).await?
+    } else {
+        Vec::new()
+    };
+    let ledger = if runs(Scenario::Ledger) {
+        Some(ledger::run(settings, progress).await?)
+    } else {
+        None
+    };
+    let metrics = if runs(Scenario::Metrics) {
+        Some(metrics_cost::run(settings, progress).await?)
+    } else {
+        None
+    };
+    let footprint = if runs(Scenario::Footprint) {
+        Some(footprint::run(settings, exe, progress).await?)
+    } else {
+        None
+    };
     progress.finish();
     Ok(Report {
         mode: mode.to_owned(),

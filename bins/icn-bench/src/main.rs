@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use icn_bench::{Progress, Settings};
+use icn_bench::{Progress, Scenario, Settings};
 
 /// ICN cluster benchmarks: propagation, throughput against raw quinn, ledger, metrics,
 /// footprint. Numbers only; compare ratios within one run.
@@ -18,6 +18,9 @@ struct Args {
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     json: bool,
+    /// Run one scenario only (for profiling); the report leaves the others out.
+    #[arg(long, value_enum)]
+    only: Option<Scenario>,
     #[command(subcommand)]
     command: Option<Internal>,
 }
@@ -49,7 +52,9 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let progress = Progress::stderr();
-    let report = runtime.block_on(icn_bench::run(mode, &settings, &exe, &progress))?;
+    let report = runtime.block_on(icn_bench::run_only(
+        mode, &settings, &exe, &progress, args.only,
+    ))?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

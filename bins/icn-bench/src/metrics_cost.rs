@@ -14,10 +14,10 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::progress::Progress;
+use crate::propagation;
 use crate::settings::Settings;
 use crate::stats::median;
 use crate::topology::{self, Graph};
-use crate::propagation;
 
 /// Metric of the synthetic series added to a node's registry to reach a page size (a
 /// benchmark-only registry, never served).
@@ -65,7 +65,10 @@ pub async fn run(settings: &Settings, progress: &Progress) -> anyhow::Result<Met
     let render_ms_10k = render_cost(10_000, settings.render_repeats)?;
     progress.inc(1);
 
-    progress.stage("metrics: scrape overhead", 2 * settings.overhead_entries as u64);
+    progress.stage(
+        "metrics: scrape overhead",
+        2 * settings.overhead_entries as u64,
+    );
     let (unscraped, scraped, scrapes) = scrape_overhead(settings, progress).await?;
     Ok(MetricsResult {
         counter_ns_cached,

@@ -24,11 +24,14 @@ pub struct Report {
     /// Scenario 2.
     pub throughput: Vec<ThroughputResult>,
     /// Scenario 3.
-    pub ledger: LedgerResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerResult>,
     /// Scenario 4.
-    pub metrics: MetricsResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsResult>,
     /// Scenario 5.
-    pub footprint: FootprintResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footprint: Option<FootprintResult>,
 }
 
 impl Report {
@@ -40,7 +43,10 @@ impl Report {
             "icn-bench ({} run, {} CPUs, {:.0} s)\n",
             self.mode, self.cpus, self.elapsed_s
         );
-        let _ = writeln!(out, "propagation      nodes  topology   p50 ms   p99 ms   max ms  samples");
+        let _ = writeln!(
+            out,
+            "propagation      nodes  topology   p50 ms   p99 ms   max ms  samples"
+        );
         for p in &self.propagation {
             let _ = writeln!(
                 out,
@@ -53,7 +59,10 @@ impl Report {
                 p.latency.samples
             );
         }
-        let _ = writeln!(out, "\nthroughput       bytes  entries/s     MB/s  quinn MB/s  ratio");
+        let _ = writeln!(
+            out,
+            "\nthroughput       bytes  entries/s     MB/s  quinn MB/s  ratio"
+        );
         for t in &self.throughput {
             let _ = writeln!(
                 out,
@@ -61,37 +70,40 @@ impl Report {
                 t.entry_bytes, t.entries_per_s, t.mb_per_s, t.quinn_mb_per_s, t.ratio
             );
         }
-        let l = &self.ledger;
-        let _ = writeln!(
-            out,
-            "\nledger           one node {:.0} transfers/s; {} nodes {:.0} transfers/s",
-            l.single_node_tps, l.cluster_nodes, l.cluster_tps
-        );
-        let m = &self.metrics;
-        let _ = writeln!(
-            out,
-            "metrics          counter {:.1} ns cached, {:.1} ns macro; render {:.2} ms (1k), \
+        if let Some(l) = &self.ledger {
+            let _ = writeln!(
+                out,
+                "\nledger           one node {:.0} transfers/s; {} nodes {:.0} transfers/s",
+                l.single_node_tps, l.cluster_nodes, l.cluster_tps
+            );
+        }
+        if let Some(m) = &self.metrics {
+            let _ = writeln!(
+                out,
+                "metrics          counter {:.1} ns cached, {:.1} ns macro; render {:.2} ms (1k), \
              {:.2} ms (10k); scraped/unscraped p50 {:.3} (p99 {:.3})",
-            m.counter_ns_cached,
-            m.counter_ns_macro,
-            m.render_ms_1k,
-            m.render_ms_10k,
-            m.overhead_ratio,
-            m.overhead_ratio_p99
-        );
-        let f = &self.footprint;
-        let _ = writeln!(
-            out,
-            "footprint        idle node {:.1} MB RSS, {:.2} % CPU; {} nodes: start {:.1} s, \
+                m.counter_ns_cached,
+                m.counter_ns_macro,
+                m.render_ms_1k,
+                m.render_ms_10k,
+                m.overhead_ratio,
+                m.overhead_ratio_p99
+            );
+        }
+        if let Some(f) = &self.footprint {
+            let _ = writeln!(
+                out,
+                "footprint        idle node {:.1} MB RSS, {:.2} % CPU; {} nodes: start {:.1} s, \
              +{:.0} MB, {:.1} % CPU idle, p50 {:.2} ms",
-            f.idle_rss_mb,
-            f.idle_cpu_percent,
-            f.crowd_nodes,
-            f.crowd_start_s,
-            f.crowd_rss_mb,
-            f.crowd_idle_cpu_percent,
-            f.crowd_p50_ms
-        );
+                f.idle_rss_mb,
+                f.idle_cpu_percent,
+                f.crowd_nodes,
+                f.crowd_start_s,
+                f.crowd_rss_mb,
+                f.crowd_idle_cpu_percent,
+                f.crowd_p50_ms
+            );
+        }
         out
     }
 }

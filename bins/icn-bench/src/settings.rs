@@ -76,7 +76,7 @@ impl Settings {
                     graph: Graph::Random { degree: 4 },
                 },
             ],
-            propagation_entries: 300,
+            propagation_entries: 200,
             propagation_payload: 256,
             throughput_sizes: vec![1024, 64 * 1024],
             throughput_bytes: 2 * 1024 * 1024,

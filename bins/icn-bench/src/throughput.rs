@@ -47,7 +47,10 @@ pub struct ThroughputResult {
 ///
 /// # Errors
 /// When a cluster cannot start or delivery does not complete in time.
-pub async fn run(settings: &Settings, progress: &Progress) -> anyhow::Result<Vec<ThroughputResult>> {
+pub async fn run(
+    settings: &Settings,
+    progress: &Progress,
+) -> anyhow::Result<Vec<ThroughputResult>> {
     let mut results = Vec::new();
     for &size in &settings.throughput_sizes {
         let entries = (settings.throughput_bytes / size).max(settings.throughput_min_entries);

@@ -82,7 +82,9 @@ pub async fn start_with(
     let adjacent = |i: usize, j: usize| edges.contains(&(i.min(j), i.max(j)));
     for i in 0..n {
         for j in (0..n).filter(|&j| j != i && !adjacent(i, j)) {
-            network(&cluster, i)?.set_blocked(cluster.did(j), true).await;
+            network(&cluster, i)?
+                .set_blocked(cluster.did(j), true)
+                .await;
         }
     }
     for &(i, j) in &edges {
@@ -129,9 +131,14 @@ pub fn edges(n: usize, graph: Graph) -> anyhow::Result<BTreeSet<(usize, usize)>>
 
 /// A random simple connected `degree`-regular graph by the configuration model with rejection.
 fn random_regular(n: usize, degree: usize) -> anyhow::Result<BTreeSet<(usize, usize)>> {
-    anyhow::ensure!(n * degree % 2 == 0, "no {degree}-regular graph on {n} nodes");
+    anyhow::ensure!(
+        n * degree % 2 == 0,
+        "no {degree}-regular graph on {n} nodes"
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(GRAPH_SEED);
-    let mut stubs: Vec<usize> = (0..n).flat_map(|i| std::iter::repeat_n(i, degree)).collect();
+    let mut stubs: Vec<usize> = (0..n)
+        .flat_map(|i| std::iter::repeat_n(i, degree))
+        .collect();
     for _ in 0..100_000 {
         stubs.shuffle(&mut rng);
         let mut edges = BTreeSet::new();
@@ -180,6 +187,11 @@ mod tests {
             assert_eq!(edges.iter().filter(|(a, b)| *a == i || *b == i).count(), 4);
         }
         assert!(connected(25, &edges));
-        assert_eq!(super::edges(4, Graph::Random { degree: 4 }).expect("mesh").len(), 6);
+        assert_eq!(
+            super::edges(4, Graph::Random { degree: 4 })
+                .expect("mesh")
+                .len(),
+            6
+        );
     }
 }
