@@ -132,7 +132,7 @@ pub fn edges(n: usize, graph: Graph) -> anyhow::Result<BTreeSet<(usize, usize)>>
 /// A random simple connected `degree`-regular graph by the configuration model with rejection.
 fn random_regular(n: usize, degree: usize) -> anyhow::Result<BTreeSet<(usize, usize)>> {
     anyhow::ensure!(
-        n * degree % 2 == 0,
+        (n * degree).is_multiple_of(2),
         "no {degree}-regular graph on {n} nodes"
     );
     let mut rng = ChaCha8Rng::seed_from_u64(GRAPH_SEED);
