@@ -1,0 +1,109 @@
+//! The result of a run: one JSON object, or a readable table.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::footprint::FootprintResult;
+use crate::ledger::LedgerResult;
+use crate::metrics_cost::MetricsResult;
+use crate::propagation::PropagationResult;
+use crate::throughput::ThroughputResult;
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Which settings ran (`quick`, `full`, `tiny`).
+    pub mode: String,
+    /// CPUs this process could use.
+    pub cpus: usize,
+    /// Wall time of the whole run, seconds.
+    pub elapsed_s: f64,
+    /// Scenario 1.
+    pub propagation: Vec<PropagationResult>,
+    /// Scenario 2.
+    pub throughput: Vec<ThroughputResult>,
+    /// Scenario 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerResult>,
+    /// Scenario 4.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsResult>,
+    /// Scenario 5.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footprint: Option<FootprintResult>,
+}
+
+impl Report {
+    /// A plain-text table of the results.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "icn-bench ({} run, {} CPUs, {:.0} s)\n",
+            self.mode, self.cpus, self.elapsed_s
+        );
+        let _ = writeln!(
+            out,
+            "propagation      nodes  topology   p50 ms   p99 ms   max ms  samples"
+        );
+        for p in &self.propagation {
+            let _ = writeln!(
+                out,
+                "                 {:>5}  {:<9} {:>7.2}  {:>7.2}  {:>7.2}  {:>7}",
+                p.nodes,
+                p.topology.to_string(),
+                p.latency.p50_ms,
+                p.latency.p99_ms,
+                p.latency.max_ms,
+                p.latency.samples
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nthroughput       bytes  entries/s     MB/s  quinn MB/s  ratio"
+        );
+        for t in &self.throughput {
+            let _ = writeln!(
+                out,
+                "                 {:>5}  {:>9.0}  {:>7.1}  {:>10.1}  {:>5.3}",
+                t.entry_bytes, t.entries_per_s, t.mb_per_s, t.quinn_mb_per_s, t.ratio
+            );
+        }
+        if let Some(l) = &self.ledger {
+            let _ = writeln!(
+                out,
+                "\nledger           one node {:.0} transfers/s; {} nodes {:.0} transfers/s",
+                l.single_node_tps, l.cluster_nodes, l.cluster_tps
+            );
+        }
+        if let Some(m) = &self.metrics {
+            let _ = writeln!(
+                out,
+                "metrics          counter {:.1} ns cached, {:.1} ns macro; render {:.2} ms (1k), \
+             {:.2} ms (10k); scraped/unscraped p50 {:.3} (p99 {:.3})",
+                m.counter_ns_cached,
+                m.counter_ns_macro,
+                m.render_ms_1k,
+                m.render_ms_10k,
+                m.overhead_ratio,
+                m.overhead_ratio_p99
+            );
+        }
+        if let Some(f) = &self.footprint {
+            let _ = writeln!(
+                out,
+                "footprint        idle node {:.1} MB RSS, {:.2} % CPU; {} nodes: start {:.1} s, \
+             +{:.0} MB, {:.1} % CPU idle, p50 {:.2} ms",
+                f.idle_rss_mb,
+                f.idle_cpu_percent,
+                f.crowd_nodes,
+                f.crowd_start_s,
+                f.crowd_rss_mb,
+                f.crowd_idle_cpu_percent,
+                f.crowd_p50_ms
+            );
+        }
+        out
+    }
+}

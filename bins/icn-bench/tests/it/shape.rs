@@ -1,0 +1,73 @@
+//! Shape of the report of a tiny run.
+
+use std::path::Path;
+
+use icn_bench::{Progress, Settings};
+use serde_json::Value;
+
+/// `value[path]` as a finite positive number.
+fn positive(value: &Value, path: &str) -> f64 {
+    let mut at = value;
+    for key in path.split('.') {
+        at = &at[key];
+    }
+    let n = at
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} is not a number: {at}"));
+    assert!(n.is_finite() && n > 0.0, "{path} = {n}");
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_run_reports_every_scenario() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_icn-bench"));
+    let report = icn_bench::run("tiny", &Settings::tiny(), exe, &Progress::hidden())
+        .await
+        .expect("tiny run");
+    let json = serde_json::to_value(&report).expect("serialises");
+
+    let propagation = json["propagation"].as_array().expect("propagation list");
+    assert_eq!(propagation.len(), Settings::tiny().propagation.len());
+    for p in propagation {
+        assert!(p["nodes"].as_u64().is_some_and(|n| n >= 3), "{p}");
+        assert!(p["topology"].is_string(), "{p}");
+        let (p50, p99) = (positive(p, "p50_ms"), positive(p, "p99_ms"));
+        assert!(p50 <= p99 && p99 <= positive(p, "max_ms"), "{p}");
+        assert_eq!(p["samples"], Settings::tiny().propagation_entries);
+    }
+    assert_eq!(propagation[0]["topology"], "mesh");
+
+    let throughput = json["throughput"].as_array().expect("throughput list");
+    let sizes: Vec<u64> = throughput
+        .iter()
+        .filter_map(|t| t["entry_bytes"].as_u64())
+        .collect();
+    assert_eq!(sizes, [1024, 65536]);
+    for t in throughput {
+        for key in ["mb_per_s", "quinn_mb_per_s", "ratio", "entries_per_s"] {
+            positive(t, key);
+        }
+    }
+
+    for key in [
+        "ledger.single_node_tps",
+        "ledger.cluster_tps",
+        "metrics.counter_ns_cached",
+        "metrics.counter_ns_macro",
+        "metrics.render_ms_1k",
+        "metrics.render_ms_10k",
+        "metrics.overhead_ratio",
+        "footprint.idle_rss_mb",
+        "footprint.crowd_rss_mb",
+        "footprint.crowd_start_s",
+        "footprint.crowd_p50_ms",
+    ] {
+        positive(&json, key);
+    }
+    // An idle node may use no measurable CPU at all in a short window.
+    let cpu = json["footprint"]["idle_cpu_percent"]
+        .as_f64()
+        .expect("idle cpu");
+    assert!(cpu.is_finite() && cpu >= 0.0, "idle cpu {cpu}");
+    assert!(report.table().contains("propagation"));
+}
