@@ -21,6 +21,7 @@ use crate::book::{AddressBook, DialKey};
 use crate::config::NetConfig;
 use crate::handle::NetworkHandle;
 use crate::peer::{Direction, PeerInfo, PeerTarget};
+use crate::inbound::InboundBytes;
 use crate::session::{self, FrameLimits, Incoming, close};
 use crate::tls::NodeCert;
 use crate::wire::{Hello, PROTOCOL_VERSION, PeerRecord, WireMessage, encode_frame};
@@ -61,8 +62,9 @@ pub enum NetEvent {
     Gossip {
         /// The TLS-proven sender.
         from: Did,
-        /// The encoded gossip message.
-        bytes: Vec<u8>,
+        /// The encoded gossip message; it counts against the peer's inbound budget until
+        /// dropped, so handle it, then drop it.
+        bytes: InboundBytes,
     },
 }
 
@@ -211,6 +213,7 @@ impl NetworkActor {
             limits: FrameLimits {
                 max_frame: config.max_frame_bytes,
                 read_timeout: config.frame_read_timeout,
+                inbound_buffer: config.inbound_buffer_bytes,
             },
             handshake_timeout: config.handshake_timeout,
             metrics,

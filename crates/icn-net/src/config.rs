@@ -46,6 +46,9 @@ pub struct NetConfig {
     pub peer_exchange_interval: Duration,
     /// Frames queued per peer before sends to it are dropped and counted (default 1024).
     pub send_queue: usize,
+    /// Bytes received from one peer and not yet processed, at most (default 8 MiB, at least
+    /// `max_frame_bytes`). A peer sending faster waits: the cap on what a flood can cost.
+    pub inbound_buffer_bytes: usize,
 }
 
 impl Default for NetConfig {
@@ -64,6 +67,7 @@ impl Default for NetConfig {
             reconnect_max: Duration::from_secs(30),
             peer_exchange_interval: Duration::from_secs(30),
             send_queue: 1024,
+            inbound_buffer_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -84,6 +88,9 @@ impl NetConfig {
         }
         if self.max_peers == 0 {
             return Err("network.max_peers must be at least 1".into());
+        }
+        if self.inbound_buffer_bytes < self.max_frame_bytes {
+            return Err("network.inbound_buffer_bytes must be at least network.max_frame_bytes".into());
         }
         if self.send_queue == 0 {
             return Err("network.send_queue must be at least 1".into());
