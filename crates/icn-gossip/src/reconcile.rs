@@ -14,7 +14,8 @@
 //! - A malformed or oversized message is a typed [`ReconcileError`], never a panic; our own
 //!   messages always satisfy the same [`Limits`] we enforce on the peer's, and a [`Step`]'s
 //!   `have` and `need` hold at most `max_ids` ids each, so a small message never makes us
-//!   build a large answer (the ids over the cap are found by a later session).
+//!   build a large answer (a range whose `have` would overflow is partly handed back and
+//!   resolved in later rounds).
 //! - Pure and deterministic: no IO, clock or randomness; the same inputs give the same
 //!   messages, byte for byte.
 //!
@@ -317,8 +318,23 @@ pub fn respond<S: IdSet + ?Sized>(
                 }
             }
             RangeMode::IdList(theirs) => {
-                diff(set.ids_in(lower, upper), theirs, &mut have, &mut need, limits);
-                out.push(range.upper.clone(), RangeMode::Skip);
+                let full = diff(set.ids_in(lower, upper), theirs, &mut have, &mut need, limits);
+                match full {
+                    None => out.push(range.upper.clone(), RangeMode::Skip),
+                    Some((cut, rest_start)) => {
+                        // `have` is full: the part below the cut is resolved, the rest goes
+                        // back as a differing range (split like a fingerprint mismatch).
+                        if let Some(cut) = cut {
+                            out.push(cut, RangeMode::Skip);
+                        }
+                        let rest: Vec<&Id> = set.ids_in(rest_start, upper).collect();
+                        if rest.len() <= ID_LIST_THRESHOLD {
+                            out.push(range.upper.clone(), describe(|| rest.iter().copied()));
+                        } else {
+                            split(&rest, &range.upper, &mut out);
+                        }
+                    }
+                }
             }
         }
         match upper {
@@ -446,26 +462,35 @@ fn separator(prev: &Id, next: &Id) -> Bound {
     Bound::Prefix(next[..=at].to_vec())
 }
 
-/// Merges our ids and theirs (both ascending) in one range into `have` and `need`. `have`
-/// stops growing at `limits.max_ids`: a peer's short id list over a range where we hold
-/// millions of ids must not make us build a million-id answer (later sessions send the rest).
+/// Merges our ids and theirs (both ascending) in one range into `have` and `need`, until
+/// `have` holds `limits.max_ids` ids: a peer's short id list over a range where we hold
+/// millions of ids must not make us build a million-id answer. Then returns where the
+/// resolved part ends (a bound above every id handled, `None` if none was) and our first id
+/// left over; the caller hands the rest of the range back to the peer.
 fn diff<'a>(
     ours: impl Iterator<Item = &'a Id>,
     theirs: &[Id],
     have: &mut Vec<Id>,
     need: &mut Vec<Id>,
     limits: &Limits,
-) {
+) -> Option<(Option<Bound>, Id)> {
     let mut theirs = theirs.iter().peekable();
+    let mut prev: Option<Id> = None;
     for id in ours {
         while let Some(t) = theirs.next_if(|t| *t < id) {
             need.push(*t);
+            prev = Some(*t);
         }
-        if theirs.next_if_eq(&id).is_none() && have.len() < limits.max_ids {
+        if theirs.next_if_eq(&id).is_none() {
+            if have.len() >= limits.max_ids {
+                return Some((prev.map(|p| separator(&p, id)), *id));
+            }
             have.push(*id);
         }
+        prev = Some(*id);
     }
     need.extend(theirs.copied());
+    None
 }
 
 /// Accumulates a reply, coalescing consecutive skips and counting ids.
