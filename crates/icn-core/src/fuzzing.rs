@@ -92,7 +92,13 @@ mod tests {
             "\"\\u0000\"",
         ]);
         let sections = prop::sample::select(vec![
-            "[network]", "[metrics]", "[rpc]", "[gossip]", "[ledger]", "[log]", "[[network]]",
+            "[network]",
+            "[metrics]",
+            "[rpc]",
+            "[gossip]",
+            "[ledger]",
+            "[log]",
+            "[[network]]",
             "[bogus]",
         ]);
         prop_oneof![

@@ -119,11 +119,7 @@ fn ids(u: &mut Unstructured<'_>, fx: &Fixture) -> arbitrary::Result<Vec<EntryId>
     (0..n).map(|_| entry_id(u, fx)).collect()
 }
 
-fn next_input(
-    u: &mut Unstructured<'_>,
-    fx: &Fixture,
-    now: &mut u64,
-) -> arbitrary::Result<Input> {
+fn next_input(u: &mut Unstructured<'_>, fx: &Fixture, now: &mut u64) -> arbitrary::Result<Input> {
     let from = peer(u, fx)?;
     let msg = match u.int_in_range(0..=9u8)? {
         0 => {
@@ -226,7 +222,10 @@ fn check(core: &GossipCore, out: &[Output]) {
             }
             Output::SendEntries { ids, .. } => {
                 assert!(ids.len() <= core.config().max_ids_per_message);
-                assert!(ids.iter().all(|id| core.has(id)), "sending an entry not held");
+                assert!(
+                    ids.iter().all(|id| core.has(id)),
+                    "sending an entry not held"
+                );
             }
             Output::Store { id, entry, .. } => assert_eq!(*id, entry.id()),
             _ => {}

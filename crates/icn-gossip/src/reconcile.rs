@@ -318,7 +318,13 @@ pub fn respond<S: IdSet + ?Sized>(
                 }
             }
             RangeMode::IdList(theirs) => {
-                let full = diff(set.ids_in(lower, upper), theirs, &mut have, &mut need, limits);
+                let full = diff(
+                    set.ids_in(lower, upper),
+                    theirs,
+                    &mut have,
+                    &mut need,
+                    limits,
+                );
                 match full {
                     None => out.push(range.upper.clone(), RangeMode::Skip),
                     Some((cut, rest_start)) => {

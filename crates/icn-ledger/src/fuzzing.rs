@@ -23,8 +23,11 @@ const NOW_MS: u64 = 1_800_000_000_000;
 /// Most ops in one run (each costs a signature and a verification).
 const MAX_OPS: usize = 48;
 
-static KEYS: LazyLock<Vec<Keypair>> =
-    LazyLock::new(|| (1..=4u8).map(|n| Keypair::from_secret_bytes(&[n; 32])).collect());
+static KEYS: LazyLock<Vec<Keypair>> = LazyLock::new(|| {
+    (1..=4u8)
+        .map(|n| Keypair::from_secret_bytes(&[n; 32]))
+        .collect()
+});
 
 static CODES: LazyLock<Vec<CurrencyCode>> = LazyLock::new(|| {
     ["H", "USD", "K9"]
@@ -109,7 +112,11 @@ fn signed_op(u: &mut Unstructured<'_>) -> arbitrary::Result<Option<SignedOp>> {
         1 => SetCreditLimit {
             currency: code,
             account: other,
-            limit: if u.ratio(1, 8)? { u.arbitrary()? } else { u.int_in_range(0..=100)? },
+            limit: if u.ratio(1, 8)? {
+                u.arbitrary()?
+            } else {
+                u.int_in_range(0..=100)?
+            },
             timestamp_ms,
         }
         .into(),
@@ -117,7 +124,11 @@ fn signed_op(u: &mut Unstructured<'_>) -> arbitrary::Result<Option<SignedOp>> {
             currency: code,
             from: if u.ratio(7, 8)? { author.did() } else { other },
             to: other,
-            amount: if u.ratio(1, 8)? { u.arbitrary()? } else { u.int_in_range(0..=40)? },
+            amount: if u.ratio(1, 8)? {
+                u.arbitrary()?
+            } else {
+                u.int_in_range(0..=40)?
+            },
             seq: u.int_in_range(0..=5)?,
             timestamp_ms,
             memo: "m".repeat(u.int_in_range(0..=10)?),

@@ -90,7 +90,9 @@ impl NetConfig {
             return Err("network.max_peers must be at least 1".into());
         }
         if self.inbound_buffer_bytes < self.max_frame_bytes {
-            return Err("network.inbound_buffer_bytes must be at least network.max_frame_bytes".into());
+            return Err(
+                "network.inbound_buffer_bytes must be at least network.max_frame_bytes".into(),
+            );
         }
         if self.send_queue == 0 {
             return Err("network.send_queue must be at least 1".into());

@@ -5,7 +5,9 @@
 //! oracle fails (a decoded message that does not survive a re-encode).
 
 use crate::config::FRAME_LIMIT_CEILING;
-use crate::wire::{FrameError, LENGTH_PREFIX, WireMessage, decode_body, decode_frame, encode_frame};
+use crate::wire::{
+    FrameError, LENGTH_PREFIX, WireMessage, decode_body, decode_frame, encode_frame,
+};
 
 /// Frame limit used by the harnesses: the default `network.max_frame_bytes`.
 pub const MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -17,7 +19,11 @@ pub fn frame(data: &[u8]) {
     let small = decode_frame(data, 64);
     let full = decode_frame(data, MAX_FRAME);
     if let Ok(msg) = &small {
-        assert_eq!(Ok(msg), full.as_ref(), "a frame under 64 bytes decodes alike");
+        assert_eq!(
+            Ok(msg),
+            full.as_ref(),
+            "a frame under 64 bytes decodes alike"
+        );
     }
     if let Ok(msg) = full {
         round_trip(&msg);
@@ -62,15 +68,17 @@ mod tests {
         let did = icn_identity::Keypair::from_secret_bytes(&[9; 32]).did();
         let topics = proptest::collection::vec("[a-z/]{0,12}", 0..4);
         prop_oneof![
-            (any::<u32>(), topics.clone(), any::<u64>()).prop_map(move |(version, topics, instance)| {
-                WireMessage::Hello(Hello {
-                    version: version % (PROTOCOL_VERSION + 2),
-                    did,
-                    listen_addr: Some(([127, 0, 0, 1], 7777).into()),
-                    topics,
-                    instance,
-                })
-            }),
+            (any::<u32>(), topics.clone(), any::<u64>()).prop_map(
+                move |(version, topics, instance)| {
+                    WireMessage::Hello(Hello {
+                        version: version % (PROTOCOL_VERSION + 2),
+                        did,
+                        listen_addr: Some(([127, 0, 0, 1], 7777).into()),
+                        topics,
+                        instance,
+                    })
+                }
+            ),
             proptest::collection::vec(any::<u8>(), 0..300).prop_map(WireMessage::Gossip),
             topics.prop_map(WireMessage::Topics),
             (0..3usize).prop_map(move |n| WireMessage::Peers(vec![

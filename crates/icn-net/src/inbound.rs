@@ -28,15 +28,20 @@ impl InboundBudget {
         }
     }
 
-    /// Takes `len` bytes from the budget, waiting until they are free. Returns the permit and
-    /// whether it had to wait (the peer was throttled).
-    pub async fn reserve(&self, len: usize) -> Option<(OwnedSemaphorePermit, bool)> {
+    /// Takes `len` bytes from the budget (all of it for a larger frame), calling `on_wait`
+    /// first if it has to wait for bytes to be freed (the peer is being throttled). `None`
+    /// only if the budget was closed.
+    pub async fn reserve(
+        &self,
+        len: usize,
+        on_wait: impl FnOnce(),
+    ) -> Option<OwnedSemaphorePermit> {
         let n = u32::try_from(len.clamp(1, self.capacity)).ok()?;
         match self.bytes.clone().try_acquire_many_owned(n) {
-            Ok(permit) => Some((permit, false)),
+            Ok(permit) => Some(permit),
             Err(_) => {
-                let permit = self.bytes.clone().acquire_many_owned(n).await.ok()?;
-                Some((permit, true))
+                on_wait();
+                self.bytes.clone().acquire_many_owned(n).await.ok()
             }
         }
     }
@@ -119,21 +124,24 @@ mod tests {
     #[tokio::test]
     async fn budget_is_returned_when_bytes_are_dropped() {
         let budget = InboundBudget::new(100);
-        let (a, waited) = budget.reserve(60).await.unwrap();
-        assert!(!waited);
+        let a = budget.reserve(60, || panic!("no wait")).await.unwrap();
         let held = InboundBytes::new(vec![0; 60], a);
         assert_eq!(budget.in_use(), 60);
         // 60 + 60 > 100: the second reservation waits until the first bytes are dropped.
         let second = tokio::spawn({
             let budget = budget.clone();
-            async move { budget.reserve(60).await.map(|(_, waited)| waited) }
+            async move {
+                let mut waited = false;
+                let permit = budget.reserve(60, || waited = true).await;
+                (permit.is_some(), waited)
+            }
         });
         tokio::task::yield_now().await;
         assert!(!second.is_finished());
         drop(held);
-        assert_eq!(second.await.unwrap(), Some(true));
+        assert_eq!(second.await.unwrap(), (true, true));
         // A frame larger than the whole budget still fits alone.
-        let (_big, _) = budget.reserve(1_000).await.unwrap();
+        let _big = budget.reserve(1_000, || panic!("no wait")).await.unwrap();
         assert_eq!(budget.in_use(), 100);
     }
 }

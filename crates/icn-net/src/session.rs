@@ -126,11 +126,13 @@ async fn read_frame(
         .and_then(|()| check_length(prefix, limits.max_frame))?;
     let permit = match budget {
         Some(budget) => {
-            let (permit, waited) = budget.reserve(len).await.ok_or(FrameError::Truncated)?;
-            if waited {
-                metrics.inbound_throttled.increment(1);
-            }
-            Some(permit)
+            let throttled = || metrics.inbound_throttled.increment(1);
+            Some(
+                budget
+                    .reserve(len, throttled)
+                    .await
+                    .ok_or(FrameError::Truncated)?,
+            )
         }
         None => None,
     };

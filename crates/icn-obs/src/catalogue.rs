@@ -9,8 +9,8 @@
 use metrics::Unit;
 
 use crate::labels::{
-    Actor, DialFailureReason, FrameRejectReason, GossipDropReason, GossipRejectReason, LedgerRejectReason, LogLevel,
-    RpcMethod, RpcStatus,
+    Actor, DialFailureReason, FrameRejectReason, GossipDropReason, GossipRejectReason,
+    LedgerRejectReason, LogLevel, RpcMethod, RpcStatus,
 };
 
 /// The kind of a metric, as rendered in `# TYPE`.

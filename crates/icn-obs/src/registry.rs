@@ -16,8 +16,8 @@ use crate::ObsError;
 use crate::catalogue::{CATALOGUE, LabelDef, MetricDef, MetricKind, names};
 use crate::labels::{
     Actor, CounterVec, CounterVec2, DialFailureReason, FrameRejectReason, GaugeVec,
-    GossipDropReason, GossipRejectReason, HistogramVec, LabelValue, LedgerRejectReason, LogLevel, RpcMethod,
-    RpcStatus,
+    GossipDropReason, GossipRejectReason, HistogramVec, LabelValue, LedgerRejectReason, LogLevel,
+    RpcMethod, RpcStatus,
 };
 
 static METADATA: Metadata<'static> =

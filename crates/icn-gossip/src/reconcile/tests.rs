@@ -532,6 +532,10 @@ fn measure_bytes_and_rounds() {
         // Each step lists at most `max_ids` of the side's extra ids: a one-sided difference
         // of d ids takes about 2·d/max_ids more messages.
         let max_messages = 12 + 2 * (only_a + only_b) / limits.max_ids;
-        assert!(s.messages <= max_messages, "{name}: {} messages", s.messages);
+        assert!(
+            s.messages <= max_messages,
+            "{name}: {} messages",
+            s.messages
+        );
     }
 }

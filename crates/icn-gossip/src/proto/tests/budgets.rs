@@ -36,7 +36,10 @@ fn announce_flood_is_cut_at_the_budget_and_counted() {
     let mut requested = 0;
     for chunk in flood.chunks(100) {
         let out = core.handle(msg(1, announce("a", chunk)), T0 + 10);
-        requested += requests(&out).iter().map(|(_, ids)| ids.len()).sum::<usize>();
+        requested += requests(&out)
+            .iter()
+            .map(|(_, ids)| ids.len())
+            .sum::<usize>();
     }
     assert_eq!(requested, 250, "only the budget is requested");
     assert_eq!(core.stats().dropped(DropReason::RateLimited), 750);
@@ -59,7 +62,15 @@ fn request_loop_for_unknown_ids_is_rate_limited() {
     core.handle(up(1, &["a"]), T0);
     let unknown = random_ids(4, 100);
     for _ in 0..10 {
-        let out = core.handle(msg(1, GossipMessage::Request { ids: unknown.clone() }), T0 + 1);
+        let out = core.handle(
+            msg(
+                1,
+                GossipMessage::Request {
+                    ids: unknown.clone(),
+                },
+            ),
+            T0 + 1,
+        );
         assert!(out.is_empty(), "unknown ids cost no output");
     }
     // 1000 ids asked, 150 granted: the rest counted.
@@ -97,7 +108,10 @@ fn an_empty_id_list_over_a_large_set_gets_a_bounded_answer() {
     // A peer claiming to hold nothing in the whole id space would make us list every id we
     // hold: the answer is capped at the reconcile id limit, and at the message cap on the wire.
     let ours: Vec<reconcile::Id> = {
-        let mut v: Vec<_> = random_ids(5, 3000).iter().map(|id| *id.as_bytes()).collect();
+        let mut v: Vec<_> = random_ids(5, 3000)
+            .iter()
+            .map(|id| *id.as_bytes())
+            .collect();
         v.sort_unstable();
         v
     };
