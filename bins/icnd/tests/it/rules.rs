@@ -32,6 +32,8 @@ const NOT_ON_DASHBOARD: &[(&str, &str)] = &[
     ("icn_system_mailbox_full_total", "new"),
     ("icn_log_messages_total", "new"),
     ("icn_obs_scrape_duration_seconds", "new"),
+    ("icn_network_inbound_throttled_total", "new"),
+    ("icn_gossip_dropped_total", "new"),
 ];
 
 /// Prefixes of the metric names the shipped files are scanned for.
