@@ -7,6 +7,7 @@ mod metrics_security;
 mod network;
 mod prometheus;
 mod rules;
+mod secrets;
 
 use std::path::Path;
 

@@ -8,7 +8,7 @@ use icn_testkit::process::IcndProcess;
 
 use crate::icnd;
 
-fn icnctl() -> PathBuf {
+pub(crate) fn icnctl() -> PathBuf {
     let path = icnd().with_file_name("icnctl");
     assert!(
         path.exists(),
@@ -18,7 +18,7 @@ fn icnctl() -> PathBuf {
     path
 }
 
-fn init(dir: &Path, password: &Path) -> String {
+pub(crate) fn init(dir: &Path, password: &Path) -> String {
     let output = Command::new(icnd())
         .args(["init", "--data-dir"])
         .arg(dir)
@@ -34,7 +34,7 @@ fn init(dir: &Path, password: &Path) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
 
-fn ctl(dir: &Path, args: &[&str]) -> serde_json::Value {
+pub(crate) fn ctl(dir: &Path, args: &[&str]) -> serde_json::Value {
     let output = Command::new(icnctl())
         .args(["--json", "--data-dir"])
         .arg(dir)
