@@ -314,12 +314,31 @@ impl NodeConfig {
         env: impl Fn(&str) -> Option<String>,
         overrides: &ConfigOverrides,
     ) -> Result<Self, CoreError> {
-        let mut table = match file {
+        let file = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     CoreError::Config(format!("cannot read config file {}: {e}", path.display()))
                 })?;
-                let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                Some((text, path))
+            }
+            None => None,
+        };
+        Self::load_from_text(file.as_ref().map(|(t, p)| (t.as_str(), *p)), env, overrides)
+    }
+
+    /// [`NodeConfig::load_with_env`] with the file's text already read (`path` only names it
+    /// in errors).
+    ///
+    /// # Errors
+    /// [`CoreError::Config`] naming the file, key or variable at fault.
+    pub fn load_from_text(
+        file: Option<(&str, &Path)>,
+        env: impl Fn(&str) -> Option<String>,
+        overrides: &ConfigOverrides,
+    ) -> Result<Self, CoreError> {
+        let mut table = match file {
+            Some((text, path)) => {
+                let table: toml::Table = toml::from_str(text).map_err(|e| {
                     CoreError::Config(format!("config file {}: {e}", path.display()))
                 })?;
                 // Validate the file on its own first so errors name the file, not the env.

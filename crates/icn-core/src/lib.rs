@@ -9,8 +9,11 @@
 //! - [`supervisor`]: spawning, counting and restarting actor tasks.
 //! - [`node`]: [`Node`], the running node and its health.
 //! - `rpc_backend`: the node's answers to control API calls.
+//! - `fuzzing` (hidden): the fuzz harness of configuration loading, shared with a CI test.
 
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod node;
 mod rpc_backend;
 pub mod supervisor;

@@ -5,20 +5,20 @@
 //! announces and responses, delivers to local subscribers and acknowledges publishers — so an
 //! entry is announced, delivered or acknowledged only once it is durable.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use icn_identity::{Did, Keypair};
 use icn_net::{NetEvent, NetworkHandle};
 use icn_obs::GossipMetrics;
-use icn_obs::labels::{GossipRejectReason, StorageErrorReason};
+use icn_obs::labels::{GossipDropReason, GossipRejectReason, StorageErrorReason};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::db_file::DbFailure;
 use crate::entry::{Entry, EntryId, RejectReason};
 use crate::message::{self, GossipMessage};
-use crate::proto::{GossipConfig, GossipCore, Input, Output, Source};
+use crate::proto::{DropReason, GossipConfig, GossipCore, Input, Output, Source};
 use crate::store::{GossipStore, StoreError};
 use crate::topic::Topic;
 
@@ -238,6 +238,8 @@ pub struct GossipActor {
     commands: mpsc::Receiver<Command>,
     subscribers: HashMap<Topic, broadcast::Sender<Entry>>,
     max_message: usize,
+    /// The core's drop counters as last exported to `icn_gossip_dropped_total`.
+    dropped_exported: BTreeMap<DropReason, u64>,
 }
 
 /// Work collected while processing one batch, performed after the commit.
@@ -252,6 +254,23 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn drop_label(reason: DropReason) -> GossipDropReason {
+    match reason {
+        DropReason::UnknownPeer => GossipDropReason::UnknownPeer,
+        DropReason::NotSubscribed => GossipDropReason::NotSubscribed,
+        DropReason::TooManyIds => GossipDropReason::TooManyIds,
+        DropReason::TooManyTopics => GossipDropReason::TooManyTopics,
+        DropReason::PendingFull => GossipDropReason::PendingFull,
+        DropReason::PeerBusy => GossipDropReason::PeerBusy,
+        DropReason::GaveUp => GossipDropReason::GaveUp,
+        DropReason::NoSource => GossipDropReason::NoSource,
+        DropReason::BadReconcile => GossipDropReason::BadReconcile,
+        DropReason::SessionLimit => GossipDropReason::SessionLimit,
+        DropReason::SessionTimeout => GossipDropReason::SessionTimeout,
+        DropReason::RateLimited => GossipDropReason::RateLimited,
+    }
 }
 
 fn label(reason: RejectReason) -> GossipRejectReason {
@@ -306,6 +325,7 @@ impl GossipActor {
             commands,
             subscribers: HashMap::new(),
             max_message,
+            dropped_exported: BTreeMap::new(),
         };
         actor.update_gauges();
         Ok((actor, handle))
@@ -342,10 +362,26 @@ impl GossipActor {
         }
     }
 
+    /// Adds the core's new drops to `icn_gossip_dropped_total`.
+    fn export_drops(&mut self) {
+        for (reason, total) in &self.core.stats().dropped {
+            let seen = self.dropped_exported.entry(*reason).or_default();
+            if *total > *seen {
+                self.metrics
+                    .dropped
+                    .get(drop_label(*reason))
+                    .increment(*total - *seen);
+                *seen = *total;
+            }
+        }
+    }
+
     /// Runs one input through the core; returns the last rejection it reported, if any.
     fn input(&mut self, input: Input, pending: &mut Pending) -> Option<RejectReason> {
         let mut rejected = None;
-        for output in self.core.handle(input, now_ms()) {
+        let outputs = self.core.handle(input, now_ms());
+        self.export_drops();
+        for output in outputs {
             match output {
                 Output::Store { ref entry, .. } => {
                     pending.to_store.push(entry.clone());

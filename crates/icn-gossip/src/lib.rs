@@ -14,10 +14,13 @@
 //!   failure (shared with the ledger store).
 //! - [`actor`]: [`GossipActor`] and [`GossipHandle`]: the core with the network, the store
 //!   (group commit) and local subscribers around it.
+//! - `fuzzing` (hidden): the fuzz harness of the core, shared with a bounded test in CI.
 
 pub mod actor;
 pub mod db_file;
 pub mod entry;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod message;
 pub mod proto;
 pub mod reconcile;

@@ -12,7 +12,10 @@
 //!   session) has appeared in one side's `have` or the other side's `need`; applying those
 //!   transfers leaves both sides holding the union.
 //! - A malformed or oversized message is a typed [`ReconcileError`], never a panic; our own
-//!   messages always satisfy the same [`Limits`] we enforce on the peer's.
+//!   messages always satisfy the same [`Limits`] we enforce on the peer's, and a [`Step`]'s
+//!   `have` and `need` hold at most `max_ids` ids each, so a small message never makes us
+//!   build a large answer (a range whose `have` would overflow is partly handed back and
+//!   resolved in later rounds).
 //! - Pure and deterministic: no IO, clock or randomness; the same inputs give the same
 //!   messages, byte for byte.
 //!
@@ -268,11 +271,10 @@ pub fn fingerprint<'a>(ids: impl IntoIterator<Item = &'a Id>) -> Fingerprint {
 
 /// Opens a session: one range over the whole id space, a fingerprint (or our ids if few).
 pub fn initiate<S: IdSet + ?Sized>(set: &S) -> ReconcileMessage {
-    let ours: Vec<&Id> = set.ids_in(MIN_ID, None).collect();
     ReconcileMessage {
         ranges: vec![Range {
             upper: Bound::Infinity,
-            mode: describe(&ours),
+            mode: describe(|| set.ids_in(MIN_ID, None)),
         }],
     }
 }
@@ -300,8 +302,7 @@ pub fn respond<S: IdSet + ?Sized>(
         let is_skip = matches!(range.mode, RangeMode::Skip);
         if !is_skip && !out.has_room(limits) {
             // Out of budget: hand the rest of the id space back as one range.
-            let ours: Vec<&Id> = set.ids_in(lower, None).collect();
-            out.push(Bound::Infinity, describe(&ours));
+            out.push(Bound::Infinity, describe(|| set.ids_in(lower, None)));
             break;
         }
         match &range.mode {
@@ -311,14 +312,35 @@ pub fn respond<S: IdSet + ?Sized>(
                 if fingerprint(ours.iter().copied()) == *theirs {
                     out.push(range.upper.clone(), RangeMode::Skip);
                 } else if ours.len() <= ID_LIST_THRESHOLD {
-                    out.push(range.upper.clone(), describe(&ours));
+                    out.push(range.upper.clone(), describe(|| ours.iter().copied()));
                 } else {
                     split(&ours, &range.upper, &mut out);
                 }
             }
             RangeMode::IdList(theirs) => {
-                diff(set.ids_in(lower, upper), theirs, &mut have, &mut need);
-                out.push(range.upper.clone(), RangeMode::Skip);
+                let full = diff(
+                    set.ids_in(lower, upper),
+                    theirs,
+                    &mut have,
+                    &mut need,
+                    limits,
+                );
+                match full {
+                    None => out.push(range.upper.clone(), RangeMode::Skip),
+                    Some((cut, rest_start)) => {
+                        // `have` is full: the part below the cut is resolved, the rest goes
+                        // back as a differing range (split like a fingerprint mismatch).
+                        if let Some(cut) = cut {
+                            out.push(cut, RangeMode::Skip);
+                        }
+                        let rest: Vec<&Id> = set.ids_in(rest_start, upper).collect();
+                        if rest.len() <= ID_LIST_THRESHOLD {
+                            out.push(range.upper.clone(), describe(|| rest.iter().copied()));
+                        } else {
+                            split(&rest, &range.upper, &mut out);
+                        }
+                    }
+                }
             }
         }
         match upper {
@@ -406,12 +428,14 @@ fn parse_bound(bound: &Bound) -> Option<Option<Id>> {
     }
 }
 
-/// How we describe our ids in a range: the list when short, else a fingerprint.
-fn describe(ours: &[&Id]) -> RangeMode {
-    if ours.len() <= ID_LIST_THRESHOLD {
-        RangeMode::IdList(ours.iter().map(|id| **id).collect())
+/// How we describe our ids in a range: the list when short, else a fingerprint. Never
+/// collects more than `ID_LIST_THRESHOLD + 1` ids, however large the range.
+fn describe<'a, I: Iterator<Item = &'a Id>>(ours: impl Fn() -> I) -> RangeMode {
+    let few: Vec<Id> = ours().take(ID_LIST_THRESHOLD + 1).copied().collect();
+    if few.len() <= ID_LIST_THRESHOLD {
+        RangeMode::IdList(few)
     } else {
-        RangeMode::Fingerprint(fingerprint(ours.iter().copied()))
+        RangeMode::Fingerprint(fingerprint(ours()))
     }
 }
 
@@ -444,23 +468,35 @@ fn separator(prev: &Id, next: &Id) -> Bound {
     Bound::Prefix(next[..=at].to_vec())
 }
 
-/// Merges our ids and theirs (both ascending) in one range into `have` and `need`.
+/// Merges our ids and theirs (both ascending) in one range into `have` and `need`, until
+/// `have` holds `limits.max_ids` ids: a peer's short id list over a range where we hold
+/// millions of ids must not make us build a million-id answer. Then returns where the
+/// resolved part ends (a bound above every id handled, `None` if none was) and our first id
+/// left over; the caller hands the rest of the range back to the peer.
 fn diff<'a>(
     ours: impl Iterator<Item = &'a Id>,
     theirs: &[Id],
     have: &mut Vec<Id>,
     need: &mut Vec<Id>,
-) {
+    limits: &Limits,
+) -> Option<(Option<Bound>, Id)> {
     let mut theirs = theirs.iter().peekable();
+    let mut prev: Option<Id> = None;
     for id in ours {
         while let Some(t) = theirs.next_if(|t| *t < id) {
             need.push(*t);
+            prev = Some(*t);
         }
         if theirs.next_if_eq(&id).is_none() {
+            if have.len() >= limits.max_ids {
+                return Some((prev.map(|p| separator(&p, id)), *id));
+            }
             have.push(*id);
         }
+        prev = Some(*id);
     }
     need.extend(theirs.copied());
+    None
 }
 
 /// Accumulates a reply, coalescing consecutive skips and counting ids.

@@ -63,10 +63,13 @@
 //! - [`store`]: [`LedgerStore`], the redb store of held ops in fold order.
 //! - [`actor`]: [`LedgerActor`] and [`LedgerHandle`]: the core fed by the `icn/ledger` gossip
 //!   topic, with durable storage and local ops (currency, credit limit, pay).
+//! - `fuzzing` (hidden): the fuzz harness of validation and apply, shared with a CI test.
 
 pub mod actor;
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod id;
 pub mod op;
 pub mod proto;

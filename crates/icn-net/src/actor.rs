@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::book::{AddressBook, DialKey};
 use crate::config::NetConfig;
 use crate::handle::NetworkHandle;
+use crate::inbound::InboundBytes;
 use crate::mdns::MdnsDiscovery;
 use crate::peer::{Direction, PeerInfo, PeerTarget};
 use crate::session::{self, FrameLimits, Incoming, close};
@@ -62,8 +63,9 @@ pub enum NetEvent {
     Gossip {
         /// The TLS-proven sender.
         from: Did,
-        /// The encoded gossip message.
-        bytes: Vec<u8>,
+        /// The encoded gossip message; it counts against the peer's inbound budget until
+        /// dropped, so handle it, then drop it.
+        bytes: InboundBytes,
     },
 }
 
@@ -214,6 +216,7 @@ impl NetworkActor {
             limits: FrameLimits {
                 max_frame: config.max_frame_bytes,
                 read_timeout: config.frame_read_timeout,
+                inbound_buffer: config.inbound_buffer_bytes,
             },
             handshake_timeout: config.handshake_timeout,
             metrics,

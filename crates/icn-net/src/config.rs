@@ -50,6 +50,9 @@ pub struct NetConfig {
     pub mdns: bool,
     /// Interfaces mDNS uses, by name (e.g. `["eth0"]`); empty: every interface.
     pub mdns_interfaces: Vec<String>,
+    /// Bytes received from one peer and not yet processed, at most (default 8 MiB, at least
+    /// `max_frame_bytes`). A peer sending faster waits: the cap on what a flood can cost.
+    pub inbound_buffer_bytes: usize,
 }
 
 impl Default for NetConfig {
@@ -70,6 +73,7 @@ impl Default for NetConfig {
             send_queue: 1024,
             mdns: false,
             mdns_interfaces: Vec::new(),
+            inbound_buffer_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -90,6 +94,11 @@ impl NetConfig {
         }
         if self.max_peers == 0 {
             return Err("network.max_peers must be at least 1".into());
+        }
+        if self.inbound_buffer_bytes < self.max_frame_bytes {
+            return Err(
+                "network.inbound_buffer_bytes must be at least network.max_frame_bytes".into(),
+            );
         }
         if self.send_queue == 0 {
             return Err("network.send_queue must be at least 1".into());

@@ -14,15 +14,20 @@
 //! - [`dial`]: outbound dials and inbound handshakes.
 //! - [`book`]: known peer addresses and redial backoff.
 //! - [`actor`]: [`NetworkActor`], which owns the endpoint, sessions and address book.
+//! - [`inbound`]: the per-connection budget of received but unprocessed bytes.
 //! - [`handle`]: [`NetworkHandle`], dial/send/broadcast from anywhere in the node.
 //! - [`peer`]: dial targets and peer descriptions.
 //! - [`mdns`]: optional mDNS discovery on the local link (`network.mdns`).
+//! - `fuzzing` (hidden): fuzz harness bodies, shared with the bounded tests in CI.
 
 pub mod actor;
 pub mod book;
 pub mod config;
 pub mod dial;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handle;
+pub mod inbound;
 pub mod mdns;
 pub mod peer;
 pub mod session;
@@ -32,6 +37,7 @@ pub mod wire;
 pub use actor::{NetEvent, NetworkActor};
 pub use config::NetConfig;
 pub use handle::{NetworkHandle, SendError};
+pub use inbound::InboundBytes;
 pub use peer::{Direction, PeerInfo, PeerTarget};
 pub use wire::{PROTOCOL_VERSION, WireMessage};
 

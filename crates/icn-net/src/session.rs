@@ -12,12 +12,17 @@ use icn_identity::Did;
 use icn_obs::NetworkMetrics;
 use icn_obs::labels::{DialFailureReason, FrameRejectReason};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+use crate::inbound::{InboundBudget, InboundBytes};
 
 use crate::wire::{
     FrameError, Hello, LENGTH_PREFIX, PROTOCOL_VERSION, WireMessage, check_length, decode_body,
     encode_frame,
 };
+
+/// Largest buffer allocated ahead of the bytes that fill it.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// Application close codes.
 pub mod close {
@@ -80,6 +85,8 @@ pub struct FrameLimits {
     pub max_frame: usize,
     /// Time allowed to finish a frame once started.
     pub read_timeout: Duration,
+    /// Received but unprocessed bytes allowed per connection (see [`crate::inbound`]).
+    pub inbound_buffer: usize,
 }
 
 /// Writes one frame on a stream and counts it.
@@ -96,12 +103,15 @@ async fn write_frame(
     Ok(())
 }
 
-/// Reads one frame. `Ok(None)` is a clean end of stream between frames.
+/// Reads one frame. `Ok(None)` is a clean end of stream between frames. With a `budget`,
+/// the frame's length is taken from it before the body is read (waiting if the peer's
+/// unprocessed bytes are at the cap) and the permit is returned with the message.
 async fn read_frame(
     stream: &mut RecvStream,
     limits: &FrameLimits,
     metrics: &NetworkMetrics,
-) -> Result<Option<WireMessage>, FrameError> {
+    budget: Option<&InboundBudget>,
+) -> Result<Option<(WireMessage, Option<OwnedSemaphorePermit>)>, FrameError> {
     let mut prefix = [0u8; LENGTH_PREFIX];
     // Waiting for the next frame has no deadline (keep-alives cover liveness); finishing one does.
     match stream.read(&mut prefix[..1]).await {
@@ -109,20 +119,24 @@ async fn read_frame(
         Ok(Some(_)) => {}
         Err(_) => return Err(FrameError::Truncated),
     }
-    let rest = async {
-        stream
-            .read_exact(&mut prefix[1..])
-            .await
-            .map_err(|_| FrameError::Truncated)?;
-        let len = check_length(prefix, limits.max_frame)?;
-        let mut body = vec![0u8; len];
-        stream
-            .read_exact(&mut body)
-            .await
-            .map_err(|_| FrameError::Truncated)?;
-        Ok::<_, FrameError>(body)
+    let len = tokio::time::timeout(limits.read_timeout, stream.read_exact(&mut prefix[1..]))
+        .await
+        .map_err(|_| FrameError::Timeout)?
+        .map_err(|_| FrameError::Truncated)
+        .and_then(|()| check_length(prefix, limits.max_frame))?;
+    let permit = match budget {
+        Some(budget) => {
+            let throttled = || metrics.inbound_throttled.increment(1);
+            Some(
+                budget
+                    .reserve(len, throttled)
+                    .await
+                    .ok_or(FrameError::Truncated)?,
+            )
+        }
+        None => None,
     };
-    let body = tokio::time::timeout(limits.read_timeout, rest)
+    let body = tokio::time::timeout(limits.read_timeout, read_body(stream, len))
         .await
         .map_err(|_| FrameError::Timeout)??;
     let total = body.len() + LENGTH_PREFIX;
@@ -130,7 +144,20 @@ async fn read_frame(
     metrics.messages_received.increment(1);
     metrics.bytes_received.increment(total as u64);
     metrics.message_size.record(total as f64);
-    Ok(Some(msg))
+    Ok(Some((msg, permit)))
+}
+
+/// Reads a body of `len` bytes, growing the buffer as bytes arrive: a length claim alone
+/// allocates nothing.
+async fn read_body(stream: &mut RecvStream, len: usize) -> Result<Vec<u8>, FrameError> {
+    let mut body = Vec::with_capacity(len.min(READ_CHUNK));
+    while body.len() < len {
+        match stream.read_chunk(len - body.len(), true).await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk.bytes),
+            Ok(None) | Err(_) => return Err(FrameError::Truncated),
+        }
+    }
+    Ok(body)
 }
 
 fn count_reject(metrics: &NetworkMetrics, error: &FrameError) {
@@ -182,13 +209,13 @@ pub async fn exchange_hello(
         write_frame(&mut send, frame, metrics)
             .await
             .map_err(|e| conn_err(&e))?;
-        let reply = read_frame(&mut recv, limits, metrics).await;
+        let reply = read_frame(&mut recv, limits, metrics, None).await;
         let _ = send.finish();
         reply
     } else {
         let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| conn_err(&e))?;
-        let theirs = read_frame(&mut recv, limits, metrics).await;
-        if let Ok(Some(msg)) = &theirs {
+        let theirs = read_frame(&mut recv, limits, metrics, None).await;
+        if let Ok(Some((msg, _))) = &theirs {
             // Answer only a well-formed, matching Hello.
             if let WireMessage::Hello(hello) = msg
                 && hello.version == PROTOCOL_VERSION
@@ -203,7 +230,7 @@ pub async fn exchange_hello(
         theirs
     };
     match result {
-        Ok(Some(msg)) => {
+        Ok(Some((msg, _))) => {
             let hello = check_hello(msg, proven);
             if let Err(HandshakeError::Invalid(_)) = &hello {
                 metrics.frames_rejected.inc(FrameRejectReason::Unexpected);
@@ -225,8 +252,8 @@ pub enum Incoming {
     Peers(Vec<crate::wire::PeerRecord>),
     /// The peer's topics changed.
     Topics(Vec<String>),
-    /// A gossip payload.
-    Gossip(Vec<u8>),
+    /// A gossip payload, still counted against the connection's inbound budget.
+    Gossip(InboundBytes),
 }
 
 /// Drains `queue` onto one unidirectional stream until the queue or the connection closes.
@@ -261,12 +288,19 @@ pub async fn run_readers(
     metrics: NetworkMetrics,
     deliver: mpsc::Sender<Incoming>,
 ) {
+    let budget = InboundBudget::new(limits.inbound_buffer);
     let limits = Arc::new(limits);
     while let Ok(stream) = connection.accept_uni().await {
         let limits = limits.clone();
         let metrics = metrics.clone();
         let deliver = deliver.clone();
-        tokio::spawn(read_stream(stream, limits, metrics, deliver));
+        tokio::spawn(read_stream(
+            stream,
+            limits,
+            metrics,
+            budget.clone(),
+            deliver,
+        ));
     }
 }
 
@@ -274,15 +308,23 @@ async fn read_stream(
     mut stream: RecvStream,
     limits: Arc<FrameLimits>,
     metrics: NetworkMetrics,
+    budget: InboundBudget,
     deliver: mpsc::Sender<Incoming>,
 ) {
     loop {
-        let incoming = match read_frame(&mut stream, &limits, &metrics).await {
+        // Peer records and topics give their budget back once delivered; gossip bytes keep
+        // it until the node has handled them.
+        let (incoming, _permit) = match read_frame(&mut stream, &limits, &metrics, Some(&budget))
+            .await
+        {
             Ok(None) => return,
-            Ok(Some(WireMessage::Gossip(bytes))) => Incoming::Gossip(bytes),
-            Ok(Some(WireMessage::Peers(records))) => Incoming::Peers(records),
-            Ok(Some(WireMessage::Topics(topics))) => Incoming::Topics(topics),
-            Ok(Some(WireMessage::Hello(_))) => {
+            Ok(Some((WireMessage::Gossip(bytes), Some(permit)))) => {
+                (Incoming::Gossip(InboundBytes::new(bytes, permit)), None)
+            }
+            Ok(Some((WireMessage::Gossip(bytes), None))) => (Incoming::Gossip(bytes.into()), None),
+            Ok(Some((WireMessage::Peers(records), permit))) => (Incoming::Peers(records), permit),
+            Ok(Some((WireMessage::Topics(topics), permit))) => (Incoming::Topics(topics), permit),
+            Ok(Some((WireMessage::Hello(_), _))) => {
                 metrics.frames_rejected.inc(FrameRejectReason::Unexpected);
                 let _ = stream.stop(VarInt::from_u32(1));
                 return;

@@ -9,8 +9,8 @@
 use metrics::Unit;
 
 use crate::labels::{
-    Actor, DialFailureReason, FrameRejectReason, GossipRejectReason, LedgerRejectReason, LogLevel,
-    RpcMethod, RpcStatus, StorageErrorReason, Store,
+    Actor, DialFailureReason, FrameRejectReason, GossipDropReason, GossipRejectReason,
+    LedgerRejectReason, LogLevel, RpcMethod, RpcStatus, StorageErrorReason, Store,
 };
 
 /// The kind of a metric, as rendered in `# TYPE`.
@@ -92,6 +92,7 @@ pub mod names {
     pub const GOSSIP_ANTI_ENTROPY_RECOVERED_TOTAL: &str = "icn_gossip_anti_entropy_recovered_total";
     pub const GOSSIP_ANTI_ENTROPY_BYTES_TOTAL: &str = "icn_gossip_anti_entropy_bytes_total";
     pub const GOSSIP_SUBSCRIBER_LAGGED_TOTAL: &str = "icn_gossip_subscriber_lagged_total";
+    pub const GOSSIP_DROPPED_TOTAL: &str = "icn_gossip_dropped_total";
 
     pub const LEDGER_TRANSACTIONS_REJECTED_TOTAL: &str = "icn_ledger_transactions_rejected_total";
     pub const LEDGER_EQUIVOCATIONS_TOTAL: &str = "icn_ledger_equivocations_total";
@@ -123,6 +124,7 @@ pub mod names {
     pub const NETWORK_RTT_SECONDS: &str = "icn_network_rtt_seconds";
     pub const NETWORK_LOST_PACKETS_TOTAL: &str = "icn_network_lost_packets_total";
     pub const NETWORK_CONGESTION_EVENTS_TOTAL: &str = "icn_network_congestion_events_total";
+    pub const NETWORK_INBOUND_THROTTLED_TOTAL: &str = "icn_network_inbound_throttled_total";
     pub const SYSTEM_MAILBOX_DEPTH: &str = "icn_system_mailbox_depth";
     pub const SYSTEM_MAILBOX_FULL_TOTAL: &str = "icn_system_mailbox_full_total";
     pub const SYSTEM_STORAGE_ERRORS_TOTAL: &str = "icn_system_storage_errors_total";
@@ -370,6 +372,13 @@ pub const CATALOGUE: &[MetricDef] = &[
         "QUIC congestion events, summed over connections.",
         "network",
     ),
+    counter(
+        names::NETWORK_INBOUND_THROTTLED_TOTAL,
+        COUNT,
+        "Frames whose reading waited because their peer's received but unprocessed bytes \
+         were at network.inbound_buffer_bytes (QUIC flow control then slows the peer).",
+        "network",
+    ),
     // Gossip.
     gauge(
         names::GOSSIP_TOPICS_TOTAL,
@@ -473,6 +482,19 @@ pub const CATALOGUE: &[MetricDef] = &[
         COUNT,
         "Entries a slow local subscriber missed because its bounded buffer was full.",
         "gossip",
+    ),
+    labelled(
+        counter(
+            names::GOSSIP_DROPPED_TOTAL,
+            COUNT,
+            "Ids or messages the gossip core declined to handle to keep its memory and work \
+             bounded, by reason (anti-entropy recovers what an honest peer lost).",
+            "gossip",
+        ),
+        &[LabelDef {
+            name: "reason",
+            values: GossipDropReason::VALUES,
+        }],
     ),
     // Ledger.
     counter(

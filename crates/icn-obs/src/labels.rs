@@ -288,6 +288,37 @@ label_enum! {
 }
 
 label_enum! {
+    /// Work the gossip core declined to do (mirrors `icn_gossip::proto::DropReason`).
+    pub enum GossipDropReason: "reason" {
+        /// A message from a peer that is not up.
+        UnknownPeer => "unknown_peer",
+        /// An announce, reconcile or have list for a topic not replicated here.
+        NotSubscribed => "not_subscribed",
+        /// Ids beyond the per-message cap.
+        TooManyIds => "too_many_ids",
+        /// Topics beyond the per-peer cap.
+        TooManyTopics => "too_many_topics",
+        /// Not requested: the pending-request table was full.
+        PendingFull => "pending_full",
+        /// Not requested: the announcer had its cap of outstanding requests.
+        PeerBusy => "peer_busy",
+        /// Request abandoned after its retries.
+        GaveUp => "gave_up",
+        /// Request abandoned: every announcer went down.
+        NoSource => "no_source",
+        /// Malformed or oversized reconciliation message.
+        BadReconcile => "bad_reconcile",
+        /// Reconciliation not started: session cap reached.
+        SessionLimit => "session_limit",
+        /// Reconciliation timed out.
+        SessionTimeout => "session_timeout",
+        /// Beyond the peer's per-window budget of announced ids, requested ids or reconcile
+        /// messages.
+        RateLimited => "rate_limited",
+    }
+}
+
+label_enum! {
     /// Why a gossip entry or message was rejected (mirrors `icn_gossip::entry::RejectReason`).
     pub enum GossipRejectReason: "reason" {
         /// Undecodable message.

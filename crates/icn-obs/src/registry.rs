@@ -16,8 +16,8 @@ use crate::ObsError;
 use crate::catalogue::{CATALOGUE, LabelDef, MetricDef, MetricKind, names};
 use crate::labels::{
     Actor, CounterVec, CounterVec2, DialFailureReason, FrameRejectReason, GaugeVec,
-    GossipRejectReason, HistogramVec, LabelValue, LedgerRejectReason, LogLevel, RpcMethod,
-    RpcStatus, StorageErrorReason, Store,
+    GossipDropReason, GossipRejectReason, HistogramVec, LabelValue, LedgerRejectReason, LogLevel,
+    RpcMethod, RpcStatus, StorageErrorReason, Store,
 };
 
 static METADATA: Metadata<'static> =
@@ -63,6 +63,8 @@ pub struct NetworkMetrics {
     pub queue_full: Counter,
     /// Inbound gossip that met a full network → gossip channel (counted under gossip).
     pub gossip_inbox_full: Counter,
+    /// Frames that waited for their peer's inbound byte budget.
+    pub inbound_throttled: Counter,
 }
 
 /// Control API RED metrics (`icn_rpc_*`).
@@ -111,6 +113,8 @@ pub struct GossipMetrics {
     pub anti_entropy_bytes: Counter,
     /// Entries dropped for slow subscribers.
     pub subscriber_lagged: Counter,
+    /// Work the gossip core dropped, by reason.
+    pub dropped: CounterVec<GossipDropReason>,
 }
 
 /// Ledger counters, gauges and histograms (`icn_ledger_*`).
@@ -235,6 +239,7 @@ impl NodeMetrics {
             congestion_events: counter(r, names::NETWORK_CONGESTION_EVENTS_TOTAL),
             queue_full: counter_with(r, names::SYSTEM_MAILBOX_FULL_TOTAL, Actor::Network),
             gossip_inbox_full: counter_with(r, names::SYSTEM_MAILBOX_FULL_TOTAL, Actor::Gossip),
+            inbound_throttled: counter(r, names::NETWORK_INBOUND_THROTTLED_TOTAL),
         };
         let rpc = RpcMetrics {
             requests: counter_vec2(r, names::RPC_REQUESTS_TOTAL),
@@ -258,6 +263,7 @@ impl NodeMetrics {
             anti_entropy_recovered: counter(r, names::GOSSIP_ANTI_ENTROPY_RECOVERED_TOTAL),
             anti_entropy_bytes: counter(r, names::GOSSIP_ANTI_ENTROPY_BYTES_TOTAL),
             subscriber_lagged: counter(r, names::GOSSIP_SUBSCRIBER_LAGGED_TOTAL),
+            dropped: counter_vec(r, names::GOSSIP_DROPPED_TOTAL),
         };
         let ledger = LedgerMetrics {
             transactions: counter(r, names::LEDGER_TRANSACTIONS_TOTAL),

@@ -13,6 +13,7 @@ mod network;
 mod prometheus;
 mod remote_write;
 mod rules;
+mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

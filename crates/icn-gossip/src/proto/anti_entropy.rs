@@ -3,6 +3,7 @@
 use icn_identity::Did;
 use rand::Rng;
 
+use super::budget::Spend;
 use super::{DropReason, GossipCore, Output};
 use crate::entry::EntryId;
 use crate::message::GossipMessage;
@@ -92,6 +93,9 @@ impl GossipCore {
     ) {
         if !self.topics.contains_key(&topic) {
             self.stats.drop_n(DropReason::NotSubscribed, 1);
+            return;
+        }
+        if self.spend(from, Spend::Reconcile, 1) == 0 {
             return;
         }
         let key = (from, topic);

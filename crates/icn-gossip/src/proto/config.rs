@@ -34,6 +34,18 @@ pub struct GossipConfig {
     pub reconcile_timeout_ms: u64,
     /// Size bounds on reconciliation messages, ours and the peer's (reconcile defaults).
     pub reconcile_limits: Limits,
+    /// Length of the window over which each peer's budgets below are counted (1000).
+    pub rate_window_ms: u64,
+    /// Ids one peer may report holding per window, in `Announce`s and reconciliations
+    /// (16 384); the rest are dropped as `rate_limited`. Honest peers announce each entry
+    /// once, so only a flood (or a huge catch-up, which anti-entropy resumes) hits it.
+    pub max_announced_ids_per_window: usize,
+    /// Ids one peer may request from us per window (16 384), known or not: each known id
+    /// costs a store read and up to a payload of upload.
+    pub max_requested_ids_per_window: usize,
+    /// Reconcile messages one peer may send us per window (64): answering one costs a pass
+    /// over the ids of the ranges it names.
+    pub max_reconciles_per_window: usize,
 }
 
 impl Default for GossipConfig {
@@ -51,6 +63,10 @@ impl Default for GossipConfig {
             max_reconcile_sessions: 16,
             reconcile_timeout_ms: 10_000,
             reconcile_limits: Limits::default(),
+            rate_window_ms: 1_000,
+            max_announced_ids_per_window: 16_384,
+            max_requested_ids_per_window: 16_384,
+            max_reconciles_per_window: 64,
         }
     }
 }

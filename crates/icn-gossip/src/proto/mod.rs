@@ -30,10 +30,15 @@
 //! with us on it ([`crate::reconcile`], carried in `Reconcile` messages; both sides answer
 //! statelessly, the initiator only keeps a session record to bound how many it runs). A side's `need` ids are requested from the
 //! peer, its `have` ids travel in its next `Reconcile` message and the peer requests them.
+//!
+//! Budgets: per peer and per `rate_window_ms`, the ids it reports holding, the ids it
+//! requests and its reconcile messages are capped; the excess is dropped and counted as
+//! [`DropReason::RateLimited`] (anti-entropy later recovers anything an honest peer lost).
 //! On connect (and when a shared topic appears) the peer with the smaller DID starts a
 //! reconciliation at once, so restarts and healed partitions converge quickly.
 
 mod anti_entropy;
+mod budget;
 mod config;
 mod event;
 mod requests;
@@ -71,6 +76,8 @@ struct Peer {
     topics: BTreeSet<Topic>,
     /// Ids requested from it and not answered yet (bounded by `max_outstanding_per_peer`).
     outstanding: usize,
+    /// What it asked of us in the current rate window.
+    budget: budget::Budget,
 }
 
 /// The gossip state machine; see the module documentation for its contract.

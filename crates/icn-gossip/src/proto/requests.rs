@@ -3,6 +3,7 @@
 
 use icn_identity::Did;
 
+use super::budget::Spend;
 use super::{DropReason, GossipCore, Output, Source};
 use crate::entry::{Entry, EntryId, RejectReason};
 use crate::topic::Topic;
@@ -34,8 +35,9 @@ impl GossipCore {
         let max = self.config.max_ids_per_message;
         self.stats
             .drop_n(DropReason::TooManyIds, ids.len().saturating_sub(max));
+        let granted = self.spend(from, Spend::Announced, ids.len().min(max));
         let now = self.now_ms;
-        for id in ids.into_iter().take(max) {
+        for id in ids.into_iter().take(granted) {
             if self.index.contains_key(&id) {
                 continue;
             }
@@ -78,9 +80,10 @@ impl GossipCore {
         let max = self.config.max_ids_per_message;
         self.stats
             .drop_n(DropReason::TooManyIds, ids.len().saturating_sub(max));
+        let granted = self.spend(from, Spend::Requested, ids.len().min(max));
         let mut found: Vec<EntryId> = ids
             .into_iter()
-            .take(max)
+            .take(granted)
             .filter(|id| self.index.contains_key(id))
             .collect();
         found.sort_unstable();

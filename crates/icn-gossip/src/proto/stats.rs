@@ -31,6 +31,9 @@ pub enum DropReason {
     SessionLimit,
     /// A reconciliation we started that timed out.
     SessionTimeout,
+    /// Ids or reconcile messages beyond a peer's per-window budget
+    /// (`max_{announced_ids,requested_ids,reconciles}_per_window`).
+    RateLimited,
 }
 
 impl DropReason {
@@ -48,8 +51,27 @@ impl DropReason {
             DropReason::BadReconcile => "bad_reconcile",
             DropReason::SessionLimit => "session_limit",
             DropReason::SessionTimeout => "session_timeout",
+            DropReason::RateLimited => "rate_limited",
         }
     }
+}
+
+impl DropReason {
+    /// Every reason, in label order.
+    pub const ALL: [DropReason; 12] = [
+        DropReason::UnknownPeer,
+        DropReason::NotSubscribed,
+        DropReason::TooManyIds,
+        DropReason::TooManyTopics,
+        DropReason::PendingFull,
+        DropReason::PeerBusy,
+        DropReason::GaveUp,
+        DropReason::NoSource,
+        DropReason::BadReconcile,
+        DropReason::SessionLimit,
+        DropReason::SessionTimeout,
+        DropReason::RateLimited,
+    ];
 }
 
 impl fmt::Display for DropReason {

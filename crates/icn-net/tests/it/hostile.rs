@@ -182,11 +182,11 @@ async fn server_replaying_a_certificate_is_refused_by_the_dialer() {
     dialer.stop().await;
 }
 
-/// Connects with a genuine identity and completes the Hello, like an honest peer would.
-async fn handshaken_raw_peer(
+/// Connects with a genuine identity (TLS done) and sends nothing yet.
+pub(crate) async fn tls_only_raw_peer(
     target: SocketAddr,
     target_did: icn_identity::Did,
-) -> (quinn::Endpoint, quinn::Connection) {
+) -> (Keypair, quinn::Endpoint, quinn::Connection) {
     let me = Keypair::generate();
     let cert = NodeCert::new(&me).unwrap();
     let crypto =
@@ -199,6 +199,15 @@ async fn handshaken_raw_peer(
         .unwrap()
         .await
         .unwrap();
+    (me, endpoint, connection)
+}
+
+/// Connects with a genuine identity and completes the Hello, like an honest peer would.
+pub(crate) async fn handshaken_raw_peer(
+    target: SocketAddr,
+    target_did: icn_identity::Did,
+) -> (quinn::Endpoint, quinn::Connection) {
+    let (me, endpoint, connection) = tls_only_raw_peer(target, target_did).await;
     let (mut send, mut recv) = connection.open_bi().await.unwrap();
     let hello = WireMessage::Hello(Hello {
         version: PROTOCOL_VERSION,

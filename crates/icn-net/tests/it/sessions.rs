@@ -34,7 +34,7 @@ async fn dial_exchanges_hello_and_delivers_frames() {
         b.events.recv().await.unwrap(),
         NetEvent::Gossip {
             from: a.keypair.did(),
-            bytes: b"hello gossip".to_vec()
+            bytes: b"hello gossip".to_vec().into()
         }
     );
     let (pa, pb) = (a.page(), b.page());

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
 
 mod cluster;
+mod flood;
 mod gossip;
 mod ledger;
 mod metrics_security;

@@ -2,6 +2,7 @@
 //! lossless in-memory mesh.
 
 mod anti_entropy;
+mod budgets;
 mod requests;
 mod validation;
 
