@@ -268,9 +268,10 @@ fn ledger_error(e: LedgerError) -> RpcError {
     match e {
         LedgerError::Refused(_) | LedgerError::BadInput(_) => RpcError::BadRequest(e.to_string()),
         LedgerError::Stopped => RpcError::Unavailable(e.to_string()),
-        LedgerError::Store(_) | LedgerError::Gossip(_) | LedgerError::Unpublished { .. } => {
-            RpcError::Internal(e.to_string())
-        }
+        LedgerError::Store(_)
+        | LedgerError::StoreUnavailable
+        | LedgerError::Gossip(_)
+        | LedgerError::Unpublished { .. } => RpcError::Internal(e.to_string()),
     }
 }
 

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 mod handle;
+mod local;
 mod publish;
 
 pub use self::handle::{BalanceRow, DigestInfo, HistoryRow, LedgerError, LedgerHandle};
@@ -34,6 +35,8 @@ pub const LEDGER_TOPIC: &str = "icn/ledger";
 /// Buffered remote ops folded per batch.
 const BATCH: usize = 512;
 const COMMAND_CAPACITY: usize = 1024;
+/// Local ops validated, applied and stored together (one store commit), at most.
+const LOCAL_BATCH: usize = 256;
 /// Future-dated ops kept for a later retry; beyond this they are dropped (the gossip store still
 /// has them, and the next start offers them again).
 const MAX_DEFERRED: usize = 4096;
@@ -59,6 +62,9 @@ pub struct LedgerActor {
     /// Own ops applied and stored whose publishing failed (say, gossip's disk was full):
     /// published again at every tick until gossip holds them.
     unpublished: Arc<Mutex<Vec<SignedOp>>>,
+    /// The store refused a batch of local ops the core held, and could not be read back to
+    /// rebuild the core: local ops are refused until a reload succeeds.
+    reload_pending: bool,
 }
 
 /// Where a local op's caller waits for `(id, seq)`.
@@ -163,6 +169,7 @@ impl LedgerActor {
             digest_dirty: false,
             deferred: BTreeMap::new(),
             unpublished: Arc::new(Mutex::new(Vec::new())),
+            reload_pending: false,
         };
         actor.update_gauges();
         actor.publish_digest_prefix();
@@ -180,12 +187,13 @@ impl LedgerActor {
                 _ = digest_tick.tick() => {
                     self.retry_deferred().await;
                     self.retry_unpublished();
+                    self.retry_reload().await;
                     if self.digest_dirty {
                         self.publish_digest_prefix();
                     }
                 }
                 command = self.commands.recv() => match command {
-                    Some(command) => self.on_command(command).await,
+                    Some(command) => self.on_commands(command).await,
                     None => break,
                 },
                 event = self.subscription.next() => match event {
@@ -314,9 +322,43 @@ impl LedgerActor {
         }
     }
 
+    /// Handles `first` and the commands already waiting behind it (at most [`LOCAL_BATCH`], so
+    /// gossip input and ticks are not starved): consecutive local ops are validated, applied and
+    /// stored as one batch (one store commit for all), other commands one by one, in order.
+    async fn on_commands(&mut self, first: Command) {
+        let mut pending = Some(first);
+        let mut handled = 0;
+        while let Some(command) = pending.take() {
+            match command {
+                Command::Local { op, reply } => {
+                    let mut batch = vec![(op, reply)];
+                    while batch.len() < LOCAL_BATCH {
+                        match self.commands.try_recv() {
+                            Ok(Command::Local { op, reply }) => batch.push((op, reply)),
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    handled += batch.len();
+                    self.local_batch(batch).await;
+                }
+                other => {
+                    handled += 1;
+                    self.on_command(other).await;
+                }
+            }
+            if pending.is_none() && handled < LOCAL_BATCH {
+                pending = self.commands.try_recv().ok();
+            }
+        }
+    }
+
     async fn on_command(&mut self, command: Command) {
         match command {
-            Command::Local { op, reply } => self.local(op, reply).await,
+            Command::Local { op, reply } => self.local_batch(vec![(op, reply)]).await,
             Command::Balances {
                 currency,
                 account,
@@ -383,58 +425,6 @@ impl LedgerActor {
     }
 
     /// Validates, applies, stores and publishes one local op.
-    async fn local(
-        &mut self,
-        mut op: Op,
-        reply: oneshot::Sender<Result<(OpId, u64), LedgerError>>,
-    ) {
-        let me = self.keypair.did();
-        let now = now_ms();
-        let timestamp = self.core.next_timestamp(now);
-        let mut seq = 0;
-        match &mut op {
-            Op::CreateCurrency(c) => c.timestamp_ms = timestamp,
-            Op::SetCreditLimit(s) => s.timestamp_ms = timestamp,
-            Op::Transfer(t) => {
-                t.timestamp_ms = timestamp;
-                t.seq = self.core.next_seq(&me);
-                seq = t.seq;
-            }
-        }
-        if let Err(e) = self.core.validate_local(&op, &me, now) {
-            let _ = reply.send(Err(e.into()));
-            return;
-        }
-        let signed = op.sign(&self.keypair);
-        let id = signed.id();
-        // Durable before it counts: an op the store refused (a full disk) must leave no trace in
-        // the core, or the next local transfer would take the following seq and every peer
-        // would hold it back forever, waiting for one that was never published.
-        let store = self.store.clone();
-        let to_store = vec![signed.clone()];
-        match tokio::task::spawn_blocking(move || store.put_batch(&to_store)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                let _ = reply.send(Err(e.into()));
-                return;
-            }
-            Err(e) => {
-                let _ = reply.send(Err(LedgerError::Gossip(e.to_string())));
-                return;
-            }
-        }
-        if let Err(e) = self.core.insert(signed.clone(), now) {
-            // `validate_local` accepted it; the stored op comes back at the next start.
-            tracing::error!(op = %id.short(), error = %e, "a validated local op did not insert");
-            let _ = reply.send(Err(LedgerError::BadInput(e.to_string())));
-            return;
-        }
-        self.record_amount(&signed);
-        self.update_metrics();
-        // Durable in the ledger store; publish without holding up the actor.
-        self.publish(signed, Some((reply, seq)));
-    }
-
     fn publish_digest_prefix(&mut self) {
         let digest = self.core.state_digest();
         let mut prefix = [0u8; 8];

@@ -38,6 +38,10 @@ pub enum LedgerError {
         /// Why publishing failed.
         message: String,
     },
+    /// The ledger store refused a write and cannot be read back yet: local ops are refused
+    /// until it can (a full or failing disk).
+    #[error("the ledger store cannot be read after a failed write; local ops wait until it can")]
+    StoreUnavailable,
     /// The actor is not running.
     #[error("the ledger actor is not running")]
     Stopped,

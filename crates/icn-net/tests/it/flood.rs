@@ -31,21 +31,28 @@ async fn honest_frame_arrives(node: &mut TestNode, from: icn_identity::Did, payl
     }
 }
 
-#[tokio::test]
-async fn max_size_frame_flood_is_held_to_the_inbound_budget() {
-    const FRAME: usize = 64 * 1024;
-    const BUDGET: usize = 4 * FRAME;
-    let mut a = start(icn_net::NetConfig {
-        max_frame_bytes: FRAME,
-        inbound_buffer_bytes: BUDGET,
-        ..config(vec![])
-    });
+/// Node `a` with `a_config`, and an honest node `b` connected to it.
+async fn connected_pair(a_config: icn_net::NetConfig) -> (TestNode, TestNode) {
+    let a = start(a_config);
     let b = start(config(vec![a.target()]));
     wait_until(T, "a and b connected", || async {
         a.handle.peer_count() == 1
     })
     .await
     .unwrap();
+    (a, b)
+}
+
+#[tokio::test]
+async fn max_size_frame_flood_is_held_to_the_inbound_budget() {
+    const FRAME: usize = 64 * 1024;
+    const BUDGET: usize = 4 * FRAME;
+    let (mut a, b) = connected_pair(icn_net::NetConfig {
+        max_frame_bytes: FRAME,
+        inbound_buffer_bytes: BUDGET,
+        ..config(vec![])
+    })
+    .await;
     let (_endpoint, raw) = handshaken_raw_peer(a.handle.local_addr(), a.keypair.did()).await;
     let frame = encode_frame(&WireMessage::Gossip(vec![7; FRAME - 16]), FRAME).unwrap();
     // Maximum-size frames as fast as QUIC lets them go, on several streams at once.
@@ -99,16 +106,11 @@ async fn max_size_frame_flood_is_held_to_the_inbound_budget() {
 
 #[tokio::test]
 async fn hundreds_of_stalled_streams_are_capped_and_timed_out() {
-    let mut a = start(icn_net::NetConfig {
+    let (mut a, b) = connected_pair(icn_net::NetConfig {
         frame_read_timeout: Duration::from_millis(500),
         ..config(vec![])
-    });
-    let b = start(config(vec![a.target()]));
-    wait_until(T, "a and b connected", || async {
-        a.handle.peer_count() == 1
     })
-    .await
-    .unwrap();
+    .await;
     let (_endpoint, raw) = handshaken_raw_peer(a.handle.local_addr(), a.keypair.did()).await;
     // Each stream starts a 1 MiB frame and never finishes it.
     let mut open_at_once = 0;
@@ -150,16 +152,11 @@ async fn hundreds_of_stalled_streams_are_capped_and_timed_out() {
 
 #[tokio::test]
 async fn peer_that_stalls_after_tls_is_dropped_and_counted() {
-    let mut a = start(icn_net::NetConfig {
+    let (mut a, b) = connected_pair(icn_net::NetConfig {
         handshake_timeout: Duration::from_millis(500),
         ..config(vec![])
-    });
-    let b = start(config(vec![a.target()]));
-    wait_until(T, "a and b connected", || async {
-        a.handle.peer_count() == 1
     })
-    .await
-    .unwrap();
+    .await;
     // Several peers finish TLS and never send their Hello.
     let mut stalled = Vec::new();
     for _ in 0..5 {

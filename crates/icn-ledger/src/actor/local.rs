@@ -1,0 +1,143 @@
+//! Local ops (currency, credit limit, payment) in batches: each op is checked against the state
+//! the ops before it in the batch left (seq, timestamp, balance), applied, and the whole batch is
+//! stored in one commit before any caller hears back. One commit per batch instead of one per op
+//! is what lets many concurrent callers through (a commit costs a disk sync).
+//!
+//! Durable before it counts: when the store refuses the batch (a full disk), the core, which
+//! already holds the batch, is rebuilt from what is durable, so no refused op leaves a trace (a
+//! refused transfer that kept its seq would make every later one wait forever at every peer).
+
+use icn_identity::Did;
+
+use super::{LedgerActor, LedgerError, LocalReply, now_ms};
+use crate::{LedgerCore, Op, SignedOp};
+
+impl LedgerActor {
+    /// Validates, applies, stores (one commit) and publishes a batch of local ops; every caller
+    /// gets its own answer.
+    pub(super) async fn local_batch(&mut self, batch: Vec<(Op, LocalReply)>) {
+        self.retry_reload().await;
+        if self.reload_pending {
+            for (_, reply) in batch {
+                let _ = reply.send(Err(LedgerError::StoreUnavailable));
+            }
+            return;
+        }
+        let me = self.keypair.did();
+        let now = now_ms();
+        let mut accepted: Vec<(SignedOp, LocalReply, u64)> = Vec::with_capacity(batch.len());
+        for (op, reply) in batch {
+            match self.apply_local(op, &me, now) {
+                Ok((signed, seq)) => accepted.push((signed, reply, seq)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let ops: Vec<SignedOp> = accepted.iter().map(|(op, _, _)| op.clone()).collect();
+        let stored = match tokio::task::spawn_blocking(move || store.put_batch(&ops)).await {
+            Ok(result) => result.map_err(LedgerError::Store),
+            Err(e) => Err(LedgerError::Gossip(e.to_string())),
+        };
+        if let Err(error) = stored {
+            self.forget_undurable().await;
+            for (_, reply, _) in accepted {
+                let answer = match &error {
+                    LedgerError::Store(e) => LedgerError::Store(e.clone()),
+                    other => LedgerError::Gossip(other.to_string()),
+                };
+                let _ = reply.send(Err(answer));
+            }
+            return;
+        }
+        for (signed, _, _) in &accepted {
+            self.record_amount(signed);
+        }
+        self.update_metrics();
+        // Durable in the ledger store; publish without holding up the actor.
+        for (signed, reply, seq) in accepted {
+            self.publish(signed, Some((reply, seq)));
+        }
+    }
+
+    /// Gives `op` its timestamp (and seq), checks it against the current state, signs it and
+    /// inserts it into the core. Returns the signed op and its seq (0 for non-transfers).
+    fn apply_local(
+        &mut self,
+        mut op: Op,
+        me: &Did,
+        now: u64,
+    ) -> Result<(SignedOp, u64), LedgerError> {
+        let timestamp = self.core.next_timestamp(now);
+        let mut seq = 0;
+        match &mut op {
+            Op::CreateCurrency(c) => c.timestamp_ms = timestamp,
+            Op::SetCreditLimit(s) => s.timestamp_ms = timestamp,
+            Op::Transfer(t) => {
+                t.timestamp_ms = timestamp;
+                t.seq = self.core.next_seq(me);
+                seq = t.seq;
+            }
+        }
+        self.core.validate_local(&op, me, now)?;
+        let signed = op.sign(&self.keypair);
+        if let Err(e) = self.core.insert(signed.clone(), now) {
+            // `validate_local` accepted it: a bug, reported to the caller rather than hidden.
+            tracing::error!(op = %signed.id().short(), error = %e, "a validated local op did not insert");
+            return Err(LedgerError::BadInput(e.to_string()));
+        }
+        Ok((signed, seq))
+    }
+
+    /// Rebuilds the core from the ledger store and the ledger ops the gossip store holds: what
+    /// is durable. Used after the store refused a batch the core already held.
+    async fn forget_undurable(&mut self) {
+        let store = self.store.clone();
+        let loaded = tokio::task::spawn_blocking(move || store.load_all()).await;
+        let stored = match loaded {
+            Ok(Ok(stored)) => stored,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot reload the ledger store after a failed write");
+                return self.forget_undurable_later();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "ledger store task failed");
+                return self.forget_undurable_later();
+            }
+        };
+        let (mut core, _) = LedgerCore::restore(self.core.config().clone(), stored);
+        let max = core.config().max_op_bytes;
+        if let Ok(entries) = self.gossip.entries(&self.topic, usize::MAX) {
+            let now = now_ms();
+            for entry in entries {
+                if let Ok(op) = SignedOp::decode(&entry.payload, max)
+                    && !core.contains(&op.id())
+                {
+                    let _ = core.insert(op, now);
+                }
+            }
+        }
+        self.core = core;
+        self.reload_pending = false;
+        // The rebuilt state is the one to count from; nothing refused is counted.
+        self.last = self.core.stats();
+        self.digest_dirty = true;
+        self.update_gauges();
+    }
+
+    /// The store could not even be read: refuse local ops until a later reload succeeds.
+    fn forget_undurable_later(&mut self) {
+        self.reload_pending = true;
+    }
+
+    /// Retries a reload the store refused (at every tick).
+    pub(super) async fn retry_reload(&mut self) {
+        if self.reload_pending {
+            self.forget_undurable().await;
+        }
+    }
+}
