@@ -21,7 +21,8 @@ const MARKER: &str = "MARKER-live-data-MARKER";
 enum Damage {
     /// Cut to half its length.
     Truncate,
-    /// Pseudo-random bytes over the first stored marker (live data in the middle of the file).
+    /// Pseudo-random bytes over every stored copy of the marker (live data in the middle of the
+    /// file).
     OverwriteData,
     /// Pseudo-random bytes over the header's commit slots (the first 512 bytes but the magic).
     OverwriteHeader,
@@ -44,12 +45,23 @@ fn damage(path: &Path, how: Damage) -> anyhow::Result<()> {
     match how {
         Damage::Truncate => bytes.truncate(bytes.len() / 2),
         Damage::OverwriteData => {
-            let at = bytes
+            // Every copy: redb writes copy-on-write, so older copies of a page may sit in freed
+            // space, and damaging only the first one found may leave the live data intact.
+            let copies: Vec<usize> = bytes
                 .windows(MARKER.len())
-                .position(|w| w == MARKER.as_bytes())
-                .ok_or_else(|| anyhow::anyhow!("no live data marker in {}", path.display()))?;
-            let len = MARKER.len().min(bytes.len() - at);
-            bytes[at..at + len].copy_from_slice(&noise(len, 0x9e37_79b9_7f4a_7c15));
+                .enumerate()
+                .filter(|(_, w)| *w == MARKER.as_bytes())
+                .map(|(at, _)| at)
+                .collect();
+            anyhow::ensure!(
+                !copies.is_empty(),
+                "no live data marker in {}",
+                path.display()
+            );
+            for at in copies {
+                bytes[at..at + MARKER.len()]
+                    .copy_from_slice(&noise(MARKER.len(), 0x9e37_79b9_7f4a_7c15));
+            }
         }
         Damage::OverwriteHeader => {
             let end = bytes.len().min(512);
