@@ -66,3 +66,28 @@ pub fn ctl(dir: &Path, args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// `icnd run` on free loopback ports with `extra` flags; returns (success, stderr).
+pub fn run_expecting_exit(
+    data_dir: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+) -> (bool, String) {
+    let output = Command::new(icnd())
+        .args([
+            "run",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--rpc-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -1,32 +1,8 @@
 //! `icnd run` flags that secure the metrics listener: token file and TLS files.
 
-use std::process::Command;
-
 use icn_testkit::process::IcndProcess;
 
-use crate::icnd;
-
-/// `icnd run` on free loopback ports with `extra` flags; returns (success, stderr).
-fn run_expecting_exit(data_dir: &std::path::Path, extra: &[&std::ffi::OsStr]) -> (bool, String) {
-    let output = Command::new(icnd())
-        .args([
-            "run",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--rpc-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use crate::{icnd, run_expecting_exit};
 
 #[test]
 fn missing_tls_cert_exits_non_zero_naming_the_file() {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use icn_testkit::process::IcndProcess;
 
-use crate::{ctl, icnctl, icnd, init};
+use crate::{ctl, icnctl, icnd, init, run_expecting_exit};
 
 fn peers_json(dir: &Path) -> serde_json::Value {
     ctl(dir, &["peers"])
@@ -155,22 +155,9 @@ fn two_initialised_nodes_connect_and_list_each_other() {
     // A wrong passphrase refuses to start, and says so.
     let wrong = root.path().join("wrong");
     std::fs::write(&wrong, "nope").unwrap();
-    let output = Command::new(icnd())
-        .args([
-            "run",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--rpc-addr",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(&dir1)
-        .arg("--password-file")
-        .arg(&wrong)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("wrong passphrase"));
+    let (ok, stderr) = run_expecting_exit(&dir1, &["--password-file".as_ref(), wrong.as_os_str()]);
+    assert!(!ok);
+    assert!(stderr.contains("wrong passphrase"));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use icn_core::{ConfigOverrides, Node, NodeConfig};
+use icn_core::{Node, NodeConfig};
 use icn_testkit::Metrics;
 use icn_testkit::pki::TestPki;
 use rustls::pki_types::ServerName;
@@ -15,12 +15,9 @@ use tokio::net::TcpStream;
 
 const TOKEN: &str = "correct-horse-battery-staple";
 
+/// The harness's test config (loopback, port 0) with a 100 ms gauge refresh.
 fn config(dir: &tempfile::TempDir) -> NodeConfig {
-    let mut config =
-        NodeConfig::load_with_env(None, |_| None, &ConfigOverrides::default()).unwrap();
-    config.data_dir = dir.path().join("data");
-    config.metrics.addr = "127.0.0.1:0".parse().unwrap();
-    config.rpc.addr = "127.0.0.1:0".parse().unwrap();
+    let mut config = icn_testkit::cluster::test_config(dir.path().join("data")).unwrap();
     config.metrics.refresh_interval = Duration::from_millis(100);
     config
 }
