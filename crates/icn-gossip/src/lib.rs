@@ -33,5 +33,5 @@ pub use entry::{Entry, EntryId, EntryLimits, RejectReason};
 pub use icn_identity::{Did, Keypair, Signature};
 pub use message::{DecodeError, EncodeError, GossipMessage, decode, encode};
 pub use proto::{GossipConfig, GossipCore, Input, Output, Source};
-pub use store::{GossipStore, StoreError};
+pub use store::{GossipStore, StoreError, WriteMode};
 pub use topic::{Topic, TopicError};

@@ -3,11 +3,13 @@
 //!
 //! Writes are batched: the actor hands every entry accepted while it processed a batch of inputs
 //! to [`GossipStore::put_batch`], one transaction and one fsync for all of them (group commit).
+//! A batch of entries relayed from peers may be written [`WriteMode::Deferred`]: visible to
+//! readers at once, made durable by the next durable write or [`GossipStore::sync`].
 
 use std::path::{Path, PathBuf};
 
 use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::db_file::{DbError, DbFailure, DbFile};
 use crate::entry::{Entry, EntryId};
@@ -51,6 +53,17 @@ impl StoreError {
             StoreError::Open { failure, .. } | StoreError::Failed { failure, .. } => failure.reason,
         }
     }
+}
+
+/// When a write reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Synced to the disk before the write returns (one fsync).
+    Durable,
+    /// Visible to readers when the write returns; synced by the next durable write or
+    /// [`GossipStore::sync`]. A crash before that loses it (the store stays consistent: it
+    /// reopens at the last durable write).
+    Deferred,
 }
 
 /// The gossip database.
@@ -123,11 +136,22 @@ impl GossipStore {
     /// # Errors
     /// [`StoreError::Failed`]; nothing of the batch is stored then.
     pub fn put_batch(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        self.put_batch_with(entries, WriteMode::Durable)
+    }
+
+    /// [`GossipStore::put_batch`] with a choice of when it reaches the disk.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`]; nothing of the batch is stored then.
+    pub fn put_batch_with(&self, entries: &[Entry], mode: WriteMode) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
         self.with(|db| {
-            let tx = db.begin_write()?;
+            let mut tx = db.begin_write()?;
+            if mode == WriteMode::Deferred {
+                tx.set_durability(Durability::None);
+            }
             {
                 let mut by_id = tx.open_table(ENTRIES)?;
                 let mut by_topic = tx.open_table(BY_TOPIC)?;
@@ -145,6 +169,17 @@ impl GossipStore {
                 }
             }
             tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Makes every deferred write durable (one empty durable transaction).
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`].
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.with(|db| {
+            db.begin_write()?.commit()?;
             Ok(())
         })
     }
@@ -357,6 +392,44 @@ mod tests {
             .get_many(&[batch[0].id(), EntryId::from_bytes([0; 32]), batch[1].id()])
             .unwrap();
         assert_eq!(some, vec![batch[0].clone(), batch[1].clone()]);
+    }
+
+    /// What a crash would leave: a copy of the file taken while the store is open.
+    fn crash_copy(path: &Path, dir: &Path, name: &str) -> GossipStore {
+        let copy = dir.join(name);
+        std::fs::copy(path, &copy).unwrap();
+        GossipStore::open(&copy).unwrap()
+    }
+
+    #[test]
+    fn deferred_writes_are_visible_at_once_and_durable_after_a_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gossip.redb");
+        let key = Keypair::generate();
+        let t = Topic::new("t").unwrap();
+        let store = GossipStore::open(&path).unwrap();
+        let durable = entry(&key, &t, 1);
+        store.put_batch(std::slice::from_ref(&durable)).unwrap();
+        let relayed: Vec<Entry> = (2..=4).map(|ts| entry(&key, &t, ts)).collect();
+        store.put_batch_with(&relayed, WriteMode::Deferred).unwrap();
+        assert_eq!(store.count().unwrap(), 4, "readers see deferred writes");
+        assert_eq!(
+            store.get(&relayed[0].id()).unwrap().as_ref(),
+            Some(&relayed[0])
+        );
+
+        let crashed = crash_copy(&path, dir.path(), "before-sync.redb");
+        assert_eq!(
+            crashed.count().unwrap(),
+            1,
+            "a crash keeps only the durable write"
+        );
+        assert_eq!(crashed.get(&durable.id()).unwrap(), Some(durable.clone()));
+
+        store.sync().unwrap();
+        let crashed = crash_copy(&path, dir.path(), "after-sync.redb");
+        assert_eq!(crashed.count().unwrap(), 4);
+        assert_eq!(crashed.index().unwrap().len(), 4);
     }
 
     #[test]

@@ -137,7 +137,9 @@ fn publish_is_validated() {
     // Publishing it again is a no-op.
     assert!(core.handle(Input::Publish(good), T0).is_empty());
 
-    let mut bad = Entry::sign(&key(0), topic("a"), T0, b"y".to_vec());
+    // Another author's entry gets its signature checked (own entries are signed by the actor
+    // just before and checked by every receiver).
+    let mut bad = Entry::sign(&key(3), topic("a"), T0, b"y".to_vec());
     bad.payload = b"z".to_vec();
     let out = core.handle(Input::Publish(bad), T0);
     assert_eq!(

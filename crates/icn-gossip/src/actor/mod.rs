@@ -1,9 +1,18 @@
 //! [`GossipActor`]: the gossip core with a store, the network and local subscribers around it.
 //!
-//! The actor drains up to [`BATCH`] inputs at a time, runs them through the pure core, commits
-//! every newly accepted entry in one store transaction (group commit), and only then sends
-//! announces and responses, delivers to local subscribers and acknowledges publishers — so an
-//! entry is announced, delivered or acknowledged only once it is durable.
+//! The actor runs every input through the pure core and collects the newly accepted entries of
+//! many inputs in one batch, written in one store transaction (group commit) while the next batch
+//! accumulates (see [`commit`]). Only once a batch is committed does the actor send its announces
+//! and responses and deliver to local subscribers, and only once it is synced does it
+//! acknowledge publishers — so an entry is announced or delivered only once it is stored, and a
+//! publish is acknowledged only once it is durable (relayed entries are synced within
+//! [`RELAYED_SYNC_INTERVAL`]).
+
+mod commit;
+mod handle;
+
+pub use commit::{MAX_OPEN_BYTES, MAX_OPEN_ENTRIES, RELAYED_SYNC_INTERVAL};
+pub use handle::{GossipError, GossipHandle, Subscription, SubscriptionEvent};
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,221 +20,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use icn_identity::{Did, Keypair};
 use icn_net::{NetEvent, NetworkHandle};
 use icn_obs::GossipMetrics;
-use icn_obs::labels::{GossipDropReason, GossipRejectReason, StorageErrorReason};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use icn_obs::labels::{GossipDropReason, GossipRejectReason};
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::db_file::DbFailure;
-use crate::entry::{Entry, EntryId, RejectReason};
+use crate::entry::{Entry, RejectReason};
 use crate::message::{self, GossipMessage};
 use crate::proto::{DropReason, GossipConfig, GossipCore, Input, Output, Source};
 use crate::store::{GossipStore, StoreError};
 use crate::topic::Topic;
+use commit::{Batch, InFlight, Unsynced};
+use handle::Command;
 
 /// Capacity of the command channel.
 const COMMAND_CAPACITY: usize = 1024;
-/// Inputs processed per group commit.
+/// Waiting events (and commands) taken per turn of the loop before the actor looks at the
+/// write under way again.
 pub const BATCH: usize = 256;
 /// Entries buffered per local subscriber before it lags.
 pub const SUBSCRIBER_BUFFER: usize = 1024;
 /// How often the core gets a `Tick`.
 const TICK: Duration = Duration::from_millis(100);
-
-/// Gossip errors reported to callers.
-#[derive(Debug, thiserror::Error)]
-pub enum GossipError {
-    /// The entry was refused by validation.
-    #[error("entry rejected: {0}")]
-    Rejected(RejectReason),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The actor is not running.
-    #[error("the gossip actor is not running")]
-    Stopped,
-}
-
-/// What a local subscriber receives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SubscriptionEvent {
-    /// A new entry of the topic.
-    Entry(Entry),
-    /// The subscriber was too slow and missed this many entries.
-    Lagged(u64),
-}
-
-/// A stream of new entries of one topic, with a bounded buffer.
-pub struct Subscription {
-    rx: broadcast::Receiver<Entry>,
-    metrics: GossipMetrics,
-}
-
-impl Subscription {
-    /// The next entry or lag notice; `None` when the node stops.
-    pub async fn next(&mut self) -> Option<SubscriptionEvent> {
-        match self.rx.recv().await {
-            Ok(entry) => Some(SubscriptionEvent::Entry(entry)),
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                self.metrics.subscriber_lagged.increment(missed);
-                Some(SubscriptionEvent::Lagged(missed))
-            }
-            Err(broadcast::error::RecvError::Closed) => None,
-        }
-    }
-
-    /// The next buffered event without waiting; `None` when nothing is buffered (or closed).
-    pub fn try_next(&mut self) -> Option<SubscriptionEvent> {
-        match self.rx.try_recv() {
-            Ok(entry) => Some(SubscriptionEvent::Entry(entry)),
-            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
-                self.metrics.subscriber_lagged.increment(missed);
-                Some(SubscriptionEvent::Lagged(missed))
-            }
-            Err(_) => None,
-        }
-    }
-}
-
-enum Command {
-    Publish {
-        topic: Topic,
-        payload: Vec<u8>,
-        reply: oneshot::Sender<Result<EntryId, GossipError>>,
-    },
-    Join {
-        topic: Topic,
-        joined: bool,
-        reply: oneshot::Sender<Result<bool, GossipError>>,
-    },
-    Subscribe {
-        topic: Topic,
-        reply: oneshot::Sender<broadcast::Receiver<Entry>>,
-    },
-    Topics {
-        reply: oneshot::Sender<Vec<(Topic, u64)>>,
-    },
-}
-
-/// Cheap, cloneable access to the gossip actor.
-#[derive(Clone)]
-pub struct GossipHandle {
-    commands: mpsc::Sender<Command>,
-    store: GossipStore,
-    metrics: GossipMetrics,
-}
-
-impl GossipHandle {
-    async fn call<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, GossipError> {
-        let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(make(reply))
-            .await
-            .map_err(|_| GossipError::Stopped)?;
-        rx.await.map_err(|_| GossipError::Stopped)
-    }
-
-    /// Signs and publishes `payload` on `topic` (joining the topic if needed); returns once the
-    /// entry is durably stored.
-    ///
-    /// # Errors
-    /// [`GossipError`].
-    pub async fn publish(&self, topic: Topic, payload: Vec<u8>) -> Result<EntryId, GossipError> {
-        self.call(|reply| Command::Publish {
-            topic,
-            payload,
-            reply,
-        })
-        .await?
-    }
-
-    /// Joins a topic durably; returns false if it was already joined.
-    ///
-    /// # Errors
-    /// [`GossipError`].
-    pub async fn join(&self, topic: Topic) -> Result<bool, GossipError> {
-        self.call(|reply| Command::Join {
-            topic,
-            joined: true,
-            reply,
-        })
-        .await?
-    }
-
-    /// Leaves a topic durably; returns false if it was not joined.
-    ///
-    /// # Errors
-    /// [`GossipError`].
-    pub async fn leave(&self, topic: Topic) -> Result<bool, GossipError> {
-        self.call(|reply| Command::Join {
-            topic,
-            joined: false,
-            reply,
-        })
-        .await?
-    }
-
-    /// A stream of the topic's new entries (join the topic to receive remote ones).
-    ///
-    /// # Errors
-    /// [`GossipError::Stopped`].
-    pub async fn subscribe(&self, topic: Topic) -> Result<Subscription, GossipError> {
-        let rx = self
-            .call(|reply| Command::Subscribe { topic, reply })
-            .await?;
-        Ok(Subscription {
-            rx,
-            metrics: self.metrics.clone(),
-        })
-    }
-
-    /// Joined topics with their entry counts.
-    ///
-    /// # Errors
-    /// [`GossipError::Stopped`].
-    pub async fn topics(&self) -> Result<Vec<(Topic, u64)>, GossipError> {
-        self.call(|reply| Command::Topics { reply }).await
-    }
-
-    /// Up to `limit` stored entries of `topic`, oldest first.
-    ///
-    /// # Errors
-    /// [`GossipError::Store`].
-    pub fn entries(&self, topic: &Topic, limit: usize) -> Result<Vec<Entry>, GossipError> {
-        Ok(self.store.entries(topic, limit)?)
-    }
-
-    /// Commands waiting for the gossip actor.
-    pub fn mailbox_depth(&self) -> usize {
-        self.commands.max_capacity() - self.commands.capacity()
-    }
-
-    /// Topics this node has joined (from the store).
-    ///
-    /// # Errors
-    /// [`GossipError::Store`].
-    pub fn joined_topics(&self) -> Result<Vec<Topic>, GossipError> {
-        Ok(self.store.topics()?)
-    }
-
-    /// The newest `limit` stored entries of `topic`, oldest first.
-    ///
-    /// # Errors
-    /// [`GossipError::Store`].
-    pub fn latest(&self, topic: &Topic, limit: usize) -> Result<Vec<Entry>, GossipError> {
-        Ok(self.store.latest(topic, limit)?)
-    }
-
-    /// Number of stored entries.
-    ///
-    /// # Errors
-    /// [`GossipError::Store`].
-    pub fn stored_count(&self) -> Result<u64, GossipError> {
-        Ok(self.store.count()?)
-    }
-}
 
 /// The actor; build with [`GossipActor::new`] and run with [`GossipActor::run`].
 pub struct GossipActor {
@@ -240,14 +55,12 @@ pub struct GossipActor {
     max_message: usize,
     /// The core's drop counters as last exported to `icn_gossip_dropped_total`.
     dropped_exported: BTreeMap<DropReason, u64>,
-}
-
-/// Work collected while processing one batch, performed after the commit.
-#[derive(Default)]
-struct Pending {
-    to_store: Vec<Entry>,
-    after_commit: Vec<Output>,
-    publish_replies: Vec<(EntryId, oneshot::Sender<Result<EntryId, GossipError>>)>,
+    /// Inputs' effects collected since the last write started.
+    open: Batch,
+    /// The batch being written, if any.
+    in_flight: Option<InFlight>,
+    /// Deferred writes not yet synced.
+    unsynced: Unsynced,
 }
 
 fn now_ms() -> u64 {
@@ -326,6 +139,9 @@ impl GossipActor {
             subscribers: HashMap::new(),
             max_message,
             dropped_exported: BTreeMap::new(),
+            open: Batch::default(),
+            in_flight: None,
+            unsynced: Unsynced::default(),
         };
         actor.update_gauges();
         Ok((actor, handle))
@@ -336,29 +152,50 @@ impl GossipActor {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let mut pending = Pending::default();
+            let writing = self.in_flight.is_some();
+            // A full open batch waits for the write under way (backpressure).
+            let accepting = !self.open.is_full();
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                step = commit::written(&mut self.in_flight), if writing => {
+                    self.on_write_step(step);
+                }
                 _ = tick.tick() => {
-                    self.input(Input::Tick, &mut pending);
+                    self.input(Input::Tick);
                 }
-                event = self.events.recv() => match event {
-                    Some(event) => self.on_event(event, &mut pending),
+                event = self.events.recv(), if accepting => match event {
+                    Some(event) => self.on_event(event),
                     None => break,
                 },
-                command = self.commands.recv() => match command {
-                    Some(command) => self.on_command(command, &mut pending),
+                command = self.commands.recv(), if accepting => match command {
+                    Some(command) => self.on_command(command),
                     None => break,
                 },
             }
-            // Group commit: take whatever else is already waiting.
-            for _ in 1..BATCH {
-                match self.events.try_recv() {
-                    Ok(event) => self.on_event(event, &mut pending),
-                    Err(_) => break,
-                }
+            self.take_waiting();
+            self.start_write();
+        }
+        self.flush_all().await;
+    }
+
+    /// Takes whatever else is already waiting into the open batch (group commit).
+    fn take_waiting(&mut self) {
+        for _ in 0..BATCH {
+            if self.open.is_full() {
+                return;
             }
-            self.finish(pending).await;
+            let mut took = false;
+            if let Ok(event) = self.events.try_recv() {
+                self.on_event(event);
+                took = true;
+            }
+            if let Ok(command) = self.commands.try_recv() {
+                self.on_command(command);
+                took = true;
+            }
+            if !took {
+                return;
+            }
         }
     }
 
@@ -377,15 +214,15 @@ impl GossipActor {
     }
 
     /// Runs one input through the core; returns the last rejection it reported, if any.
-    fn input(&mut self, input: Input, pending: &mut Pending) -> Option<RejectReason> {
+    fn input(&mut self, input: Input) -> Option<RejectReason> {
         let mut rejected = None;
         let outputs = self.core.handle(input, now_ms());
         self.export_drops();
         for output in outputs {
             match output {
                 Output::Store { ref entry, .. } => {
-                    pending.to_store.push(entry.clone());
-                    pending.after_commit.push(output);
+                    self.open.store(entry.clone());
+                    self.open.after_commit.push(output);
                 }
                 Output::Rejected { reason, .. } => {
                     self.metrics.entries_rejected.inc(label(reason));
@@ -396,13 +233,13 @@ impl GossipActor {
                     self.network
                         .set_topics(topics.iter().map(|t| t.as_str().to_string()).collect());
                 }
-                other => pending.after_commit.push(other),
+                other => self.open.after_commit.push(other),
             }
         }
         rejected
     }
 
-    fn on_event(&mut self, event: NetEvent, pending: &mut Pending) {
+    fn on_event(&mut self, event: NetEvent) {
         let input = match event {
             NetEvent::PeerUp { peer, topics } => Input::PeerUp {
                 peer,
@@ -425,10 +262,10 @@ impl GossipActor {
                 }
             },
         };
-        self.input(input, pending);
+        self.input(input);
     }
 
-    fn on_command(&mut self, command: Command, pending: &mut Pending) {
+    fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish {
                 topic,
@@ -440,20 +277,18 @@ impl GossipActor {
                         let _ = reply.send(Err(e.into()));
                         return;
                     }
-                    self.input(Input::Subscribe(topic.clone()), pending);
+                    self.input(Input::Subscribe(topic.clone()));
                 }
                 let entry = Entry::sign(&self.keypair, topic, now_ms(), payload);
                 let id = entry.id();
-                let before = pending.to_store.len();
-                match self.input(Input::Publish(entry), pending) {
-                    Some(reason) if pending.to_store.len() == before => {
+                let before = self.open.to_store.len();
+                match self.input(Input::Publish(entry)) {
+                    Some(reason) if self.open.to_store.len() == before => {
                         let _ = reply.send(Err(GossipError::Rejected(reason)));
                     }
-                    // Already held (same content published twice): durable already.
-                    _ if pending.to_store.len() == before => {
-                        let _ = reply.send(Ok(id));
-                    }
-                    _ => pending.publish_replies.push((id, reply)),
+                    // New, or already held (the same content published twice): answered once
+                    // the write that holds it (this one or an earlier one) is done.
+                    _ => self.open.publish_replies.push((id, reply)),
                 }
             }
             Command::Join {
@@ -475,7 +310,7 @@ impl GossipActor {
                 } else {
                     Input::Unsubscribe(topic)
                 };
-                self.input(input, pending);
+                self.input(input);
                 let _ = reply.send(Ok(true));
             }
             Command::Subscribe { topic, reply } => {
@@ -494,47 +329,6 @@ impl GossipActor {
                 let _ = reply.send(topics);
             }
         }
-    }
-
-    /// Commits the batch's new entries, then performs everything that must follow durability.
-    async fn finish(&mut self, pending: Pending) {
-        let Pending {
-            to_store,
-            after_commit,
-            publish_replies,
-        } = pending;
-        if !to_store.is_empty() {
-            let ids: Vec<EntryId> = to_store.iter().map(Entry::id).collect();
-            let store = self.store.clone();
-            let result = tokio::task::spawn_blocking(move || store.put_batch(&to_store))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(StoreError::Failed {
-                        path: Default::default(),
-                        failure: DbFailure::new(StorageErrorReason::Other, e.to_string()),
-                    })
-                });
-            if let Err(e) = result {
-                // Not durable: acknowledge, announce and deliver nothing, and let the core
-                // forget the entries so that anti-entropy fetches them again (and a publish can
-                // be retried) instead of the core claiming entries the store does not hold.
-                tracing::error!(error = %e, entries = ids.len(), "gossip store write failed");
-                self.core.handle(Input::StoreFailed(ids), now_ms());
-                for (_, reply) in publish_replies {
-                    let _ = reply.send(Err(GossipError::Store(e.clone())));
-                }
-                self.update_gauges();
-                return;
-            }
-        }
-        let now = now_ms();
-        for output in after_commit {
-            self.perform(output, now);
-        }
-        for (id, reply) in publish_replies {
-            let _ = reply.send(Ok(id));
-        }
-        self.update_gauges();
     }
 
     fn perform(&mut self, output: Output, now: u64) {

@@ -1,0 +1,284 @@
+//! The actor's write pipeline: inputs accumulate in an open [`Batch`] while the previous batch is
+//! being written (one transaction for all its entries), so a slow disk makes batches larger
+//! instead of stalling the actor. At most one batch is written at a time, and a batch's effects
+//! are performed only after its own write and every earlier one, in order.
+//!
+//! A write has two steps. First the entries are committed without a sync: from then on readers
+//! see them, so the batch's announces, responses and local deliveries go out at once. Then, for a
+//! batch that acknowledges local publishes, a sync makes them durable, and only then do the
+//! publishers hear back: an acknowledged publish is always on the disk, while peers may already
+//! hold an entry whose publisher has not been answered yet (as with any call that has not
+//! returned, the outcome is unknown until it does).
+//!
+//! A batch of entries relayed from peers only is not synced (no fsync on the relay path): the
+//! author holds its own entries durably, so a crash loses only what this node fetches again by
+//! anti-entropy. Deferred writes are made durable by the next sync, at most
+//! [`RELAYED_SYNC_INTERVAL`] later.
+
+use std::time::{Duration, Instant};
+
+use icn_obs::labels::StorageErrorReason;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::{GossipActor, GossipError, now_ms};
+use crate::db_file::DbFailure;
+use crate::entry::{Entry, EntryId};
+use crate::proto::{Input, Output};
+use crate::store::{GossipStore, StoreError, WriteMode};
+
+/// Longest time a relayed entry stays written but not synced to the disk.
+pub const RELAYED_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Entries the open batch may hold before the actor stops taking inputs until the write under
+/// way finishes (backpressure through the bounded channels).
+pub const MAX_OPEN_ENTRIES: usize = 4096;
+/// Payload bytes the open batch may hold before the actor stops taking inputs.
+pub const MAX_OPEN_BYTES: usize = 16 * 1024 * 1024;
+
+/// Where a publisher hears back.
+pub(super) type PublishReply = oneshot::Sender<Result<EntryId, GossipError>>;
+
+/// Work collected while processing inputs, performed after its entries are written.
+#[derive(Default)]
+pub(super) struct Batch {
+    /// Newly accepted entries, written in one transaction.
+    pub to_store: Vec<Entry>,
+    /// Payload bytes of `to_store`.
+    pub bytes: usize,
+    /// The core's outputs, performed in order once written.
+    pub after_commit: Vec<Output>,
+    /// Publishers acknowledged once written.
+    pub publish_replies: Vec<(EntryId, PublishReply)>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.to_store.is_empty() && self.after_commit.is_empty() && self.publish_replies.is_empty()
+    }
+
+    /// Whether the batch is full enough that the actor should wait for the write under way.
+    pub(super) fn is_full(&self) -> bool {
+        self.to_store.len() >= MAX_OPEN_ENTRIES || self.bytes >= MAX_OPEN_BYTES
+    }
+
+    /// Adds an entry to write.
+    pub(super) fn store(&mut self, entry: Entry) {
+        self.bytes += entry.payload.len();
+        self.to_store.push(entry);
+    }
+}
+
+/// Deferred writes not yet synced: what a failed write may have taken with it.
+#[derive(Default)]
+pub(super) struct Unsynced {
+    /// Ids written deferred since the last durable write.
+    ids: Vec<EntryId>,
+    /// When the oldest of them was written.
+    since: Option<Instant>,
+}
+
+impl Unsynced {
+    fn sync_due(&self) -> bool {
+        self.since
+            .is_some_and(|since| since.elapsed() >= RELAYED_SYNC_INTERVAL)
+    }
+}
+
+/// A batch whose entries are being written on a blocking thread.
+pub(super) struct InFlight {
+    ids: Vec<EntryId>,
+    mode: WriteMode,
+    /// The batch's effects, until they are performed (when the entries are visible).
+    after_commit: Option<Vec<Output>>,
+    publish_replies: Vec<(EntryId, PublishReply)>,
+    /// Resolves once the entries are committed (visible to readers), before the sync.
+    visible: Option<oneshot::Receiver<Result<(), StoreError>>>,
+    /// The whole write, sync included.
+    write: JoinHandle<Result<(), StoreError>>,
+}
+
+/// Progress of the write under way.
+pub(super) enum WriteStep {
+    /// The entries are committed (or the commit failed); the sync may still run.
+    Visible(Result<(), StoreError>),
+    /// The write is over.
+    Done(Result<Result<(), StoreError>, tokio::task::JoinError>),
+}
+
+/// Waits for the next step of the write under way; never resolves when there is none.
+pub(super) async fn written(in_flight: &mut Option<InFlight>) -> WriteStep {
+    let Some(batch) = in_flight else {
+        return std::future::pending().await;
+    };
+    if let Some(visible) = &mut batch.visible {
+        // A dropped sender means the task ended: its result says how.
+        if let Ok(result) = visible.await {
+            return WriteStep::Visible(result);
+        }
+        batch.visible = None;
+    }
+    WriteStep::Done((&mut batch.write).await)
+}
+
+/// Commits `entries` without a sync, reports that on `visible`, then syncs when `mode` says so.
+fn write(
+    store: &GossipStore,
+    entries: &[Entry],
+    mode: WriteMode,
+    visible: oneshot::Sender<Result<(), StoreError>>,
+) -> Result<(), StoreError> {
+    let committed = store.put_batch_with(entries, WriteMode::Deferred);
+    let _ = visible.send(committed.clone());
+    committed?;
+    match mode {
+        WriteMode::Durable => store.sync(),
+        WriteMode::Deferred => Ok(()),
+    }
+}
+
+impl GossipActor {
+    /// Starts writing the open batch when no write is under way. A batch with nothing to write
+    /// is performed at once (nothing earlier is pending, so order holds).
+    pub(super) fn start_write(&mut self) {
+        if self.in_flight.is_some() {
+            return;
+        }
+        let sync_due = self.unsynced.sync_due();
+        if self.open.is_empty() && !sync_due {
+            return;
+        }
+        let Batch {
+            to_store,
+            after_commit,
+            publish_replies,
+            ..
+        } = std::mem::take(&mut self.open);
+        if to_store.is_empty() && !sync_due {
+            self.perform_all(after_commit, publish_replies);
+            return;
+        }
+        let mode = if sync_due || !publish_replies.is_empty() {
+            WriteMode::Durable
+        } else {
+            WriteMode::Deferred
+        };
+        let ids = to_store.iter().map(Entry::id).collect();
+        let store = self.store.clone();
+        let (visible_tx, visible) = oneshot::channel();
+        let write = tokio::task::spawn_blocking(move || write(&store, &to_store, mode, visible_tx));
+        self.in_flight = Some(InFlight {
+            ids,
+            mode,
+            after_commit: Some(after_commit),
+            publish_replies,
+            visible: Some(visible),
+            write,
+        });
+    }
+
+    /// Handles a step of the write under way.
+    pub(super) fn on_write_step(&mut self, step: WriteStep) {
+        match step {
+            WriteStep::Visible(result) => {
+                let Some(batch) = self.in_flight.as_mut() else {
+                    return;
+                };
+                batch.visible = None;
+                // On failure the effects are dropped when the write ends (with its error).
+                if result.is_ok()
+                    && let Some(effects) = batch.after_commit.take()
+                {
+                    self.perform_effects(effects);
+                }
+            }
+            WriteStep::Done(result) => self.finish_write(result),
+        }
+    }
+
+    /// Completes the write under way: performs its effects, or, when it failed, forgets its
+    /// entries and tells its publishers.
+    fn finish_write(&mut self, result: Result<Result<(), StoreError>, tokio::task::JoinError>) {
+        let Some(batch) = self.in_flight.take() else {
+            return;
+        };
+        let result = result.unwrap_or_else(|e| {
+            Err(StoreError::Failed {
+                path: Default::default(),
+                failure: DbFailure::new(StorageErrorReason::Other, e.to_string()),
+            })
+        });
+        if let Err(e) = result {
+            // Not durable: acknowledge, announce and deliver nothing, and let the core forget
+            // the entries so that anti-entropy fetches them again (and a publish can be
+            // retried) instead of the core claiming entries the store does not hold. A failed
+            // write may close the store, which then reopens at its last durable write: the
+            // deferred writes since are forgotten too.
+            let mut lost = batch.ids;
+            lost.append(&mut self.unsynced.ids);
+            self.unsynced.since = None;
+            tracing::error!(error = %e, entries = lost.len(), "gossip store write failed");
+            self.core.handle(Input::StoreFailed(lost), now_ms());
+            for (_, reply) in batch.publish_replies {
+                let _ = reply.send(Err(GossipError::Store(e.clone())));
+            }
+            self.update_gauges();
+            return;
+        }
+        match batch.mode {
+            WriteMode::Durable => self.unsynced = Unsynced::default(),
+            WriteMode::Deferred => {
+                self.unsynced.ids.extend_from_slice(&batch.ids);
+                self.unsynced.since.get_or_insert_with(Instant::now);
+            }
+        }
+        if let Some(effects) = batch.after_commit {
+            self.perform_effects(effects);
+        }
+        for (id, reply) in batch.publish_replies {
+            let _ = reply.send(Ok(id));
+        }
+        self.update_gauges();
+    }
+
+    /// Waits for the write under way, then writes what is still open: nothing accepted is left
+    /// unwritten or unanswered at shutdown.
+    pub(super) async fn flush_all(&mut self) {
+        for _ in 0..2 {
+            while self.in_flight.is_some() {
+                let step = written(&mut self.in_flight).await;
+                self.on_write_step(step);
+            }
+            self.start_write();
+        }
+        if self.unsynced.since.is_some() {
+            let store = self.store.clone();
+            match tokio::task::spawn_blocking(move || store.sync()).await {
+                Ok(Ok(())) => self.unsynced = Unsynced::default(),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "cannot sync relayed entries at shutdown")
+                }
+                Err(e) => tracing::error!(error = %e, "gossip store task failed at shutdown"),
+            }
+        }
+    }
+
+    fn perform_all(
+        &mut self,
+        after_commit: Vec<Output>,
+        publish_replies: Vec<(EntryId, PublishReply)>,
+    ) {
+        self.perform_effects(after_commit);
+        for (id, reply) in publish_replies {
+            let _ = reply.send(Ok(id));
+        }
+        self.update_gauges();
+    }
+
+    fn perform_effects(&mut self, effects: Vec<Output>) {
+        let now = now_ms();
+        for output in effects {
+            self.perform(output, now);
+        }
+    }
+}

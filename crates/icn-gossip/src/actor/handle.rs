@@ -1,0 +1,205 @@
+//! [`GossipHandle`]: the cheap, cloneable way in to the gossip actor, and the [`Subscription`]
+//! streams it hands out.
+
+use icn_obs::GossipMetrics;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::entry::{Entry, EntryId, RejectReason};
+use crate::store::{GossipStore, StoreError};
+use crate::topic::Topic;
+
+/// Gossip errors reported to callers.
+#[derive(Debug, thiserror::Error)]
+pub enum GossipError {
+    /// The entry was refused by validation.
+    #[error("entry rejected: {0}")]
+    Rejected(RejectReason),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The actor is not running.
+    #[error("the gossip actor is not running")]
+    Stopped,
+}
+
+/// What a local subscriber receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriptionEvent {
+    /// A new entry of the topic.
+    Entry(Entry),
+    /// The subscriber was too slow and missed this many entries.
+    Lagged(u64),
+}
+
+/// A stream of new entries of one topic, with a bounded buffer.
+pub struct Subscription {
+    rx: broadcast::Receiver<Entry>,
+    metrics: GossipMetrics,
+}
+
+impl Subscription {
+    /// The next entry or lag notice; `None` when the node stops.
+    pub async fn next(&mut self) -> Option<SubscriptionEvent> {
+        match self.rx.recv().await {
+            Ok(entry) => Some(SubscriptionEvent::Entry(entry)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                self.metrics.subscriber_lagged.increment(missed);
+                Some(SubscriptionEvent::Lagged(missed))
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// The next buffered event without waiting; `None` when nothing is buffered (or closed).
+    pub fn try_next(&mut self) -> Option<SubscriptionEvent> {
+        match self.rx.try_recv() {
+            Ok(entry) => Some(SubscriptionEvent::Entry(entry)),
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                self.metrics.subscriber_lagged.increment(missed);
+                Some(SubscriptionEvent::Lagged(missed))
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+pub(super) enum Command {
+    Publish {
+        topic: Topic,
+        payload: Vec<u8>,
+        reply: oneshot::Sender<Result<EntryId, GossipError>>,
+    },
+    Join {
+        topic: Topic,
+        joined: bool,
+        reply: oneshot::Sender<Result<bool, GossipError>>,
+    },
+    Subscribe {
+        topic: Topic,
+        reply: oneshot::Sender<broadcast::Receiver<Entry>>,
+    },
+    Topics {
+        reply: oneshot::Sender<Vec<(Topic, u64)>>,
+    },
+}
+
+/// Cheap, cloneable access to the gossip actor.
+#[derive(Clone)]
+pub struct GossipHandle {
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) store: GossipStore,
+    pub(super) metrics: GossipMetrics,
+}
+
+impl GossipHandle {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, GossipError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| GossipError::Stopped)?;
+        rx.await.map_err(|_| GossipError::Stopped)
+    }
+
+    /// Signs and publishes `payload` on `topic` (joining the topic if needed); returns once the
+    /// entry is durably stored.
+    ///
+    /// # Errors
+    /// [`GossipError`].
+    pub async fn publish(&self, topic: Topic, payload: Vec<u8>) -> Result<EntryId, GossipError> {
+        self.call(|reply| Command::Publish {
+            topic,
+            payload,
+            reply,
+        })
+        .await?
+    }
+
+    /// Joins a topic durably; returns false if it was already joined.
+    ///
+    /// # Errors
+    /// [`GossipError`].
+    pub async fn join(&self, topic: Topic) -> Result<bool, GossipError> {
+        self.call(|reply| Command::Join {
+            topic,
+            joined: true,
+            reply,
+        })
+        .await?
+    }
+
+    /// Leaves a topic durably; returns false if it was not joined.
+    ///
+    /// # Errors
+    /// [`GossipError`].
+    pub async fn leave(&self, topic: Topic) -> Result<bool, GossipError> {
+        self.call(|reply| Command::Join {
+            topic,
+            joined: false,
+            reply,
+        })
+        .await?
+    }
+
+    /// A stream of the topic's new entries (join the topic to receive remote ones).
+    ///
+    /// # Errors
+    /// [`GossipError::Stopped`].
+    pub async fn subscribe(&self, topic: Topic) -> Result<Subscription, GossipError> {
+        let rx = self
+            .call(|reply| Command::Subscribe { topic, reply })
+            .await?;
+        Ok(Subscription {
+            rx,
+            metrics: self.metrics.clone(),
+        })
+    }
+
+    /// Joined topics with their entry counts.
+    ///
+    /// # Errors
+    /// [`GossipError::Stopped`].
+    pub async fn topics(&self) -> Result<Vec<(Topic, u64)>, GossipError> {
+        self.call(|reply| Command::Topics { reply }).await
+    }
+
+    /// Up to `limit` stored entries of `topic`, oldest first.
+    ///
+    /// # Errors
+    /// [`GossipError::Store`].
+    pub fn entries(&self, topic: &Topic, limit: usize) -> Result<Vec<Entry>, GossipError> {
+        Ok(self.store.entries(topic, limit)?)
+    }
+
+    /// Commands waiting for the gossip actor.
+    pub fn mailbox_depth(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
+    }
+
+    /// Topics this node has joined (from the store).
+    ///
+    /// # Errors
+    /// [`GossipError::Store`].
+    pub fn joined_topics(&self) -> Result<Vec<Topic>, GossipError> {
+        Ok(self.store.topics()?)
+    }
+
+    /// The newest `limit` stored entries of `topic`, oldest first.
+    ///
+    /// # Errors
+    /// [`GossipError::Store`].
+    pub fn latest(&self, topic: &Topic, limit: usize) -> Result<Vec<Entry>, GossipError> {
+        Ok(self.store.latest(topic, limit)?)
+    }
+
+    /// Number of stored entries.
+    ///
+    /// # Errors
+    /// [`GossipError::Store`].
+    pub fn stored_count(&self) -> Result<u64, GossipError> {
+        Ok(self.store.count()?)
+    }
+}
