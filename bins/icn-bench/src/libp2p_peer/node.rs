@@ -11,7 +11,7 @@ use libp2p::futures::StreamExt as _;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, TopicHash, ValidationMode};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder};
+use libp2p::{Multiaddr, Swarm, SwarmBuilder};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -73,7 +73,6 @@ enum Command {
 /// A running node; dropping it (or [`Node::shutdown`]) stops its task and closes its
 /// connections.
 pub struct Node {
-    peer_id: PeerId,
     addr: Multiaddr,
     commands: mpsc::Sender<Command>,
     task: JoinHandle<()>,
@@ -125,7 +124,6 @@ impl Node {
         };
         let task = tokio::spawn(driver.run(rx));
         Ok(Self {
-            peer_id,
             addr: addr.with(Protocol::P2p(peer_id)),
             commands,
             task,
@@ -135,11 +133,6 @@ impl Node {
     /// The address to dial this node at (with its peer id, so the dial checks who answers).
     pub fn addr(&self) -> &Multiaddr {
         &self.addr
-    }
-
-    /// This node's peer id.
-    pub fn peer_id(&self) -> PeerId {
-        self.peer_id
     }
 
     /// Dials `addr`; returns once the dial has started (the connection forms later).
