@@ -13,11 +13,16 @@
 //! - [`ledger`]: scenario 3, transfers per second on one node and across a cluster.
 //! - [`metrics_cost`]: scenario 4, counter and render costs, scrape overhead.
 //! - [`footprint`]: scenario 5, idle RSS and CPU, many nodes in one process.
+//! - `libp2p_peer` (cargo feature `libp2p`): scenario 6, scenarios 1 and 2 on rust-libp2p
+//!   gossipsub in the same run; [`libp2p_report`]: its section of the report and the ratios.
 //! - [`report`]: the JSON object and the table; [`stats`]: percentiles; [`progress`]: the bar.
 
 pub mod arrivals;
 pub mod footprint;
 pub mod ledger;
+#[cfg(feature = "libp2p")]
+pub mod libp2p_peer;
+pub mod libp2p_report;
 pub mod metrics_cost;
 pub mod progress;
 pub mod propagation;
@@ -31,6 +36,9 @@ pub mod topology;
 use std::path::Path;
 use std::time::Instant;
 
+use libp2p_report::Libp2pReport;
+#[cfg(feature = "libp2p")]
+use libp2p_report::Ratios;
 pub use progress::Progress;
 pub use report::Report;
 pub use settings::Settings;
@@ -48,6 +56,8 @@ pub enum Scenario {
     Metrics,
     /// Scenario 5.
     Footprint,
+    /// Scenario 6: scenarios 1 and 2 on rust-libp2p gossipsub (needs the `libp2p` feature).
+    Libp2p,
 }
 
 /// Runs every scenario with `settings`; `exe` is this binary (spawned for the idle nodes).
@@ -74,6 +84,10 @@ pub async fn run_only(
     progress: &Progress,
     only: Option<Scenario>,
 ) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        only != Some(Scenario::Libp2p) || cfg!(feature = "libp2p"),
+        "icn-bench was built without the libp2p peer: build it with `--features libp2p`"
+    );
     let started = Instant::now();
     let runs = |s: Scenario| only.is_none_or(|o| o == s);
     let mut propagation = Vec::new();
@@ -92,6 +106,11 @@ pub async fn run_only(
         throughput::run(settings, progress).await?
     } else {
         Vec::new()
+    };
+    let libp2p = if runs(Scenario::Libp2p) {
+        libp2p_section(settings, progress, &propagation, &throughput).await?
+    } else {
+        None
     };
     let ledger = if runs(Scenario::Ledger) {
         Some(ledger::run(settings, progress).await?)
@@ -115,8 +134,37 @@ pub async fn run_only(
         elapsed_s: started.elapsed().as_secs_f64(),
         propagation,
         throughput,
+        libp2p,
         ledger,
         metrics,
         footprint,
     })
+}
+
+/// Scenario 6 beside ICN's results of the same run.
+#[cfg(feature = "libp2p")]
+async fn libp2p_section(
+    settings: &Settings,
+    progress: &Progress,
+    icn_propagation: &[propagation::PropagationResult],
+    icn_throughput: &[throughput::ThroughputResult],
+) -> anyhow::Result<Option<Libp2pReport>> {
+    let (propagation, throughput) = libp2p_peer::run(settings, progress).await?;
+    let icn_over_libp2p = Ratios::of(icn_propagation, icn_throughput, &propagation, &throughput);
+    Ok(Some(Libp2pReport {
+        propagation,
+        throughput,
+        icn_over_libp2p,
+    }))
+}
+
+/// Without the `libp2p` feature there is no peer to measure.
+#[cfg(not(feature = "libp2p"))]
+async fn libp2p_section(
+    _: &Settings,
+    _: &Progress,
+    _: &[propagation::PropagationResult],
+    _: &[throughput::ThroughputResult],
+) -> anyhow::Result<Option<Libp2pReport>> {
+    Ok(None)
 }

@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 use icn_bench::{Progress, Scenario, Settings};
 
 /// ICN cluster benchmarks: propagation, throughput against raw quinn, ledger, metrics,
-/// footprint. Numbers only; compare ratios within one run.
+/// footprint, and (feature `libp2p`) rust-libp2p gossipsub beside ICN. Numbers only; compare
+/// ratios within one run.
 #[derive(Parser)]
 #[command(version)]
 struct Args {

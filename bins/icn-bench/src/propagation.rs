@@ -16,9 +16,9 @@ use crate::topology::{self, Graph};
 /// Topic of the propagation scenarios.
 pub const TOPIC: &str = "bench/propagation";
 /// Entries published before measuring, so links and topic interests are settled.
-const WARM_UP: usize = 5;
+pub const WARM_UP: usize = 5;
 /// How long one entry may take to reach every node before the run fails.
-const ENTRY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const ENTRY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Propagation latency of one cluster.
 #[derive(Clone, Debug, Serialize)]

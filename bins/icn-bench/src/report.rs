@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::footprint::FootprintResult;
 use crate::ledger::LedgerResult;
+use crate::libp2p_report::Libp2pReport;
 use crate::metrics_cost::MetricsResult;
 use crate::propagation::PropagationResult;
 use crate::throughput::ThroughputResult;
@@ -23,6 +24,10 @@ pub struct Report {
     pub propagation: Vec<PropagationResult>,
     /// Scenario 2.
     pub throughput: Vec<ThroughputResult>,
+    /// Scenario 6 (built with the `libp2p` feature only): scenarios 1 and 2 on rust-libp2p
+    /// gossipsub, and ICN ÷ libp2p.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub libp2p: Option<Libp2pReport>,
     /// Scenario 3.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ledger: Option<LedgerResult>,
@@ -69,6 +74,9 @@ impl Report {
                 "                 {:>5}  {:>9.0}  {:>7.1}  {:>10.1}  {:>5.3}",
                 t.entry_bytes, t.entries_per_s, t.mb_per_s, t.quinn_mb_per_s, t.ratio
             );
+        }
+        if let Some(p) = &self.libp2p {
+            out.push_str(&p.table());
         }
         if let Some(l) = &self.ledger {
             let _ = writeln!(

@@ -55,6 +55,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Entries published in one throughput run of `size`-byte entries.
+    pub fn throughput_entries(&self, size: usize) -> usize {
+        (self.throughput_bytes / size.max(1)).max(self.throughput_min_entries)
+    }
+
     /// `--quick`: every scenario with few samples; under 3 minutes on a 2-core machine.
     pub fn quick() -> Self {
         Self {

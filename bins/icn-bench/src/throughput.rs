@@ -20,7 +20,7 @@ use crate::topology::{self, Graph};
 /// Topic of the throughput scenario.
 const TOPIC: &str = "bench/throughput";
 /// Publishes in flight at once.
-const WINDOW: usize = 64;
+pub const WINDOW: usize = 64;
 /// How long one throughput run may take.
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -53,7 +53,7 @@ pub async fn run(
 ) -> anyhow::Result<Vec<ThroughputResult>> {
     let mut results = Vec::new();
     for &size in &settings.throughput_sizes {
-        let entries = (settings.throughput_bytes / size).max(settings.throughput_min_entries);
+        let entries = settings.throughput_entries(size);
         progress.stage(&format!("throughput {size} B"), entries as u64);
         let cluster = topology::start(settings.throughput_nodes, Graph::Mesh, TOPIC).await?;
         let delivered = deliver(&cluster, entries, size, progress).await;

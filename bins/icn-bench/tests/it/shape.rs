@@ -70,4 +70,45 @@ async fn tiny_run_reports_every_scenario() {
         .expect("idle cpu");
     assert!(cpu.is_finite() && cpu >= 0.0, "idle cpu {cpu}");
     assert!(report.table().contains("propagation"));
+    libp2p_shape(&json, &report.table());
+}
+
+/// Without the `libp2p` feature the report has no libp2p section.
+#[cfg(not(feature = "libp2p"))]
+fn libp2p_shape(json: &Value, table: &str) {
+    assert!(json.get("libp2p").is_none(), "{json}");
+    assert!(!table.contains("libp2p"));
+}
+
+/// With it, the section mirrors scenarios 1 and 2 and carries a ratio for every case.
+#[cfg(feature = "libp2p")]
+fn libp2p_shape(json: &Value, table: &str) {
+    let peer = &json["libp2p"];
+    let propagation = peer["propagation"].as_array().expect("libp2p propagation");
+    assert_eq!(propagation.len(), Settings::tiny().propagation.len());
+    for p in propagation {
+        let (p50, p99) = (positive(p, "p50_ms"), positive(p, "p99_ms"));
+        assert!(p50 <= p99 && p99 <= positive(p, "max_ms"), "{p}");
+        assert!(p["topology"].is_string(), "{p}");
+    }
+    let throughput = peer["throughput"].as_array().expect("libp2p throughput");
+    let sizes: Vec<u64> = throughput
+        .iter()
+        .filter_map(|t| t["entry_bytes"].as_u64())
+        .collect();
+    assert_eq!(sizes, [1024, 65536]);
+    for t in throughput {
+        positive(t, "entries_per_s");
+        positive(t, "mb_per_s");
+        assert!(positive(t, "delivered_fraction") <= 1.0, "{t}");
+    }
+    let ratios = &peer["icn_over_libp2p"];
+    assert_eq!(ratios["throughput"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        ratios["propagation"].as_array().map(Vec::len),
+        Some(propagation.len())
+    );
+    positive(&ratios["throughput"][0], "entries_per_s");
+    positive(&ratios["propagation"][0], "p99");
+    assert!(table.contains("libp2p gossipsub"));
 }
