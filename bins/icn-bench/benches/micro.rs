@@ -1,6 +1,6 @@
 //! Criterion micro-benchmarks of the hot pure paths: the network frame codec, entry id hashing,
-//! reconciliation of two 100 k-id sets, and the ledger core's apply (in order, and replays
-//! caused by ops arriving out of order).
+//! reconciliation of two 100 k-id sets, the ledger core's apply (in order, and replays
+//! caused by ops arriving out of order), and gossip store writes (deferred and synced).
 
 #![allow(missing_docs)]
 
@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use icn_gossip::reconcile::{self, Id, Limits};
-use icn_gossip::{Entry, Topic};
+use icn_gossip::{Entry, GossipStore, Topic, WriteMode};
 use icn_identity::Keypair;
 use icn_ledger::{CreateCurrency, CurrencyCode, LedgerConfig, LedgerCore, Op, SignedOp, Transfer};
 use icn_net::WireMessage;
@@ -179,5 +179,48 @@ fn ledger_apply(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, frame_codec, entry_id, reconciliation, ledger_apply);
+/// One write of `n` fresh 1 KiB entries to a gossip store on the disk of `target/`, deferred
+/// (commit only) and durable (commit and sync): what the gossip actor pays per batch.
+fn store_write(c: &mut Criterion) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let store = GossipStore::open(&dir.path().join("gossip.redb")).expect("store opens");
+    let keypair = Keypair::generate();
+    let topic = Topic::new("bench").expect("valid topic");
+    let mut group = c.benchmark_group("store_write");
+    group.sample_size(20);
+    let mut stamp = 0u64;
+    for n in [1usize, 64] {
+        for (name, mode) in [
+            ("deferred", WriteMode::Deferred),
+            ("durable", WriteMode::Durable),
+        ] {
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_function(format!("{name}/{n}"), |b| {
+                b.iter_batched(
+                    || {
+                        (0..n)
+                            .map(|_| {
+                                stamp += 1;
+                                Entry::sign(&keypair, topic.clone(), stamp, vec![0x5A; 1024])
+                            })
+                            .collect::<Vec<_>>()
+                    },
+                    |entries| store.put_batch_with(&entries, mode).expect("written"),
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+    }
+    store.sync().expect("synced");
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    frame_codec,
+    entry_id,
+    reconciliation,
+    ledger_apply,
+    store_write
+);
 criterion_main!(benches);

@@ -115,6 +115,40 @@ struct Shared {
     init: fn(&Database) -> Result<(), DbError>,
 }
 
+/// When a write reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Synced to the disk before the write returns (one fsync).
+    Durable,
+    /// Visible to readers when the write returns; synced by the next durable write or
+    /// a sync. A crash before that loses it (the store stays consistent: it
+    /// reopens at the last durable write).
+    Deferred,
+}
+
+impl WriteMode {
+    /// Begins a write transaction that commits in this mode.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub fn begin_write(self, db: &Database) -> Result<redb::WriteTransaction, DbError> {
+        let mut tx = db.begin_write()?;
+        if self == WriteMode::Deferred {
+            tx.set_durability(redb::Durability::None);
+        }
+        Ok(tx)
+    }
+}
+
+/// Makes every deferred write of `db` durable (one empty durable transaction).
+///
+/// # Errors
+/// The database's error.
+pub fn sync(db: &Database) -> Result<(), DbError> {
+    db.begin_write()?.commit()?;
+    Ok(())
+}
+
 /// One redb file: verified at open, failures counted, reopened after I/O failures.
 /// Cheap to clone (shared).
 #[derive(Clone, Debug)]

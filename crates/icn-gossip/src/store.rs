@@ -9,8 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
-use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+pub use crate::db_file::WriteMode;
 use crate::db_file::{DbError, DbFailure, DbFile};
 use crate::entry::{Entry, EntryId};
 use crate::topic::Topic;
@@ -53,17 +54,6 @@ impl StoreError {
             StoreError::Open { failure, .. } | StoreError::Failed { failure, .. } => failure.reason,
         }
     }
-}
-
-/// When a write reaches the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteMode {
-    /// Synced to the disk before the write returns (one fsync).
-    Durable,
-    /// Visible to readers when the write returns; synced by the next durable write or
-    /// [`GossipStore::sync`]. A crash before that loses it (the store stays consistent: it
-    /// reopens at the last durable write).
-    Deferred,
 }
 
 /// The gossip database.
@@ -148,10 +138,7 @@ impl GossipStore {
             return Ok(());
         }
         self.with(|db| {
-            let mut tx = db.begin_write()?;
-            if mode == WriteMode::Deferred {
-                tx.set_durability(Durability::None);
-            }
+            let tx = mode.begin_write(db)?;
             {
                 let mut by_id = tx.open_table(ENTRIES)?;
                 let mut by_topic = tx.open_table(BY_TOPIC)?;
@@ -178,10 +165,7 @@ impl GossipStore {
     /// # Errors
     /// [`StoreError::Failed`].
     pub fn sync(&self) -> Result<(), StoreError> {
-        self.with(|db| {
-            db.begin_write()?.commit()?;
-            Ok(())
-        })
+        self.with(crate::db_file::sync)
     }
 
     /// The entry with `id`, if stored.

@@ -65,6 +65,9 @@ pub struct LedgerActor {
     /// The store refused a batch of local ops the core held, and could not be read back to
     /// rebuild the core: local ops are refused until a reload succeeds.
     reload_pending: bool,
+    /// Ops from peers were written to the store without a sync since the last durable write
+    /// (synced at the next tick and at shutdown).
+    unsynced: bool,
 }
 
 /// Where a local op's caller waits for `(id, seq)`.
@@ -170,6 +173,7 @@ impl LedgerActor {
             deferred: BTreeMap::new(),
             unpublished: Arc::new(Mutex::new(Vec::new())),
             reload_pending: false,
+            unsynced: false,
         };
         actor.update_gauges();
         actor.publish_digest_prefix();
@@ -188,6 +192,7 @@ impl LedgerActor {
                     self.retry_deferred().await;
                     self.retry_unpublished();
                     self.retry_reload().await;
+                    self.sync_relayed().await;
                     if self.digest_dirty {
                         self.publish_digest_prefix();
                     }
@@ -210,6 +215,20 @@ impl LedgerActor {
                     None => break,
                 },
             }
+        }
+        self.sync_relayed().await;
+    }
+
+    /// Syncs the ops from peers written without a sync.
+    async fn sync_relayed(&mut self) {
+        if !self.unsynced {
+            return;
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.sync()).await {
+            Ok(Ok(())) => self.unsynced = false,
+            Ok(Err(e)) => tracing::error!(error = %e, "ledger store sync failed"),
+            Err(e) => tracing::error!(error = %e, "ledger store task failed"),
         }
     }
 
@@ -309,14 +328,19 @@ impl LedgerActor {
         }
     }
 
-    async fn persist(&self, ops: Vec<SignedOp>) {
+    /// Writes ops from peers without a sync: the gossip store holds them (and their authors
+    /// do), so a crash before the next sync only means catching up from gossip at start.
+    async fn persist(&mut self, ops: Vec<SignedOp>) {
         if ops.is_empty() {
             return;
         }
         let store = self.store.clone();
-        let result = tokio::task::spawn_blocking(move || store.put_batch(&ops)).await;
+        let result = tokio::task::spawn_blocking(move || {
+            store.put_batch_with(&ops, icn_gossip::WriteMode::Deferred)
+        })
+        .await;
         match result {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => self.unsynced = true,
             Ok(Err(e)) => tracing::error!(error = %e, "ledger store write failed"),
             Err(e) => tracing::error!(error = %e, "ledger store task failed"),
         }

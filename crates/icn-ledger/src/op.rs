@@ -371,9 +371,18 @@ impl SignedOp {
     ///
     /// The first [`OpError`] found.
     pub fn validate(&self, config: &LedgerConfig, now_ms: u64) -> Result<(), OpError> {
-        self.op.check_fields(&self.author, config)?;
-        self.op.check_clock(config, now_ms)?;
+        self.validate_unsigned(config, now_ms)?;
         self.verify_signature()
+    }
+
+    /// [`SignedOp::validate`] without the signature check: fields and clock.
+    ///
+    /// # Errors
+    ///
+    /// The first [`OpError`] found.
+    pub fn validate_unsigned(&self, config: &LedgerConfig, now_ms: u64) -> Result<(), OpError> {
+        self.op.check_fields(&self.author, config)?;
+        self.op.check_clock(config, now_ms)
     }
 
     /// The wire form (see the module doc).

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use icn_gossip::db_file::{DbError, DbFailure, DbFile};
+use icn_gossip::db_file::{self, DbError, DbFailure, DbFile, WriteMode};
 use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
@@ -98,11 +98,25 @@ impl LedgerStore {
     /// # Errors
     /// [`LedgerStoreError::Failed`]; nothing of the batch is stored then.
     pub fn put_batch(&self, ops: &[SignedOp]) -> Result<(), LedgerStoreError> {
+        self.put_batch_with(ops, WriteMode::Durable)
+    }
+
+    /// [`LedgerStore::put_batch`] with a choice of when it reaches the disk: ops relayed from
+    /// peers are written [`WriteMode::Deferred`] (the gossip store and their authors hold them;
+    /// a crash before the next [`LedgerStore::sync`] only means catching up again at start).
+    ///
+    /// # Errors
+    /// [`LedgerStoreError::Failed`]; nothing of the batch is stored then.
+    pub fn put_batch_with(
+        &self,
+        ops: &[SignedOp],
+        mode: WriteMode,
+    ) -> Result<(), LedgerStoreError> {
         if ops.is_empty() {
             return Ok(());
         }
         self.with(|db| {
-            let tx = db.begin_write()?;
+            let tx = mode.begin_write(db)?;
             {
                 let mut table = tx.open_table(OPS)?;
                 for op in ops {
@@ -113,6 +127,14 @@ impl LedgerStore {
             tx.commit()?;
             Ok(())
         })
+    }
+
+    /// Makes every deferred write durable.
+    ///
+    /// # Errors
+    /// [`LedgerStoreError::Failed`].
+    pub fn sync(&self) -> Result<(), LedgerStoreError> {
+        self.with(db_file::sync)
     }
 
     /// Every stored op in fold order.
@@ -188,5 +210,27 @@ mod tests {
             .map(|op| op.op.timestamp_ms())
             .collect();
         assert_eq!(loaded, vec![10, 20, 30]);
+    }
+
+    #[test]
+    fn deferred_ops_are_visible_at_once_and_durable_after_a_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.redb");
+        let key = Keypair::generate();
+        let store = LedgerStore::open(&path, 4096).unwrap();
+        store.put_batch(&[create(&key, "A", 10)]).unwrap();
+        let relayed = [create(&key, "B", 20), create(&key, "C", 30)];
+        store.put_batch_with(&relayed, WriteMode::Deferred).unwrap();
+        assert_eq!(store.count().unwrap(), 3, "readers see deferred writes");
+
+        // A copy of the open file is what a crash leaves.
+        let crashed = |name: &str| {
+            let copy = dir.path().join(name);
+            std::fs::copy(&path, &copy).unwrap();
+            LedgerStore::open(&copy, 4096).unwrap().count().unwrap()
+        };
+        assert_eq!(crashed("before-sync.redb"), 1);
+        store.sync().unwrap();
+        assert_eq!(crashed("after-sync.redb"), 3);
     }
 }

@@ -54,6 +54,8 @@ impl LedgerActor {
             }
             return;
         }
+        // A durable write makes the deferred ones before it durable too.
+        self.unsynced = false;
         for (signed, _, _) in &accepted {
             self.record_amount(signed);
         }
@@ -85,7 +87,7 @@ impl LedgerActor {
         }
         self.core.validate_local(&op, me, now)?;
         let signed = op.sign(&self.keypair);
-        if let Err(e) = self.core.insert(signed.clone(), now) {
+        if let Err(e) = self.core.insert_own(signed.clone(), now) {
             // `validate_local` accepted it: a bug, reported to the caller rather than hidden.
             tracing::error!(op = %signed.id().short(), error = %e, "a validated local op did not insert");
             return Err(LedgerError::BadInput(e.to_string()));

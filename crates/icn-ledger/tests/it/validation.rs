@@ -1,7 +1,7 @@
 //! Stateless validation: every `OpError`, none of which leaves the op held.
 
 use icn_identity::Signature;
-use icn_ledger::{Op, OpError, RejectKind};
+use icn_ledger::{InsertOutcome, Op, OpError, RejectKind};
 
 use crate::*;
 
@@ -61,7 +61,42 @@ fn forged_and_tampered_signatures() {
         OpError::BadSignature { .. }
     ));
     assert_eq!(c.stats().rejections_of(RejectKind::BadSignature), 3);
-    assert_eq!(c.op_count(), 1);
+
+    // A held op is a duplicate before any check: a copy with a broken signature changes
+    // nothing and is no rejection (the id covers every field but the signature).
+    let held = transfer(&a, "USD", b.did(), 5, 1, T0 + 1);
+    add(&mut c, held.clone());
+    let mut copy = held.clone();
+    copy.signature = Signature::from_bytes(&[0; 64]);
+    assert!(matches!(
+        c.insert(copy, NOW),
+        Ok(InsertOutcome::Duplicate(id)) if id == held.id()
+    ));
+    assert_eq!(c.stats().rejections_of(RejectKind::BadSignature), 3);
+    assert_eq!(c.op_count(), 2);
+}
+
+#[test]
+fn own_ops_skip_only_the_signature_check() {
+    let a = keypair(1);
+    let b = keypair(2);
+    let mut c = core();
+    add(&mut c, create(&a, "USD", 100, T0));
+    // `insert_own` trusts the signature (the node just made it)...
+    let mut own = transfer(&a, "USD", b.did(), 5, 1, T0 + 1);
+    own.signature = Signature::from_bytes(&[0; 64]);
+    assert!(matches!(
+        c.insert_own(own, NOW),
+        Ok(InsertOutcome::Inserted { .. })
+    ));
+    // ...but every other check still applies.
+    let future = transfer(&a, "USD", b.did(), 5, 2, NOW + 10 * 60 * 1000);
+    assert!(matches!(
+        c.insert_own(future, NOW),
+        Err(OpError::FutureTimestamp { .. })
+    ));
+    c.check_invariants().unwrap();
+    assert_eq!(c.op_count(), 2);
 }
 
 #[test]
