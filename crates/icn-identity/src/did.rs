@@ -69,22 +69,9 @@ impl Did {
     /// non-canonical encoding of one, or are a weak (small-order) key that `verify_strict`
     /// would reject for every signature.
     pub fn from_public_key_bytes(bytes: &[u8; 32]) -> Result<Did, DidParseError> {
-        let key = VerifyingKey::from_bytes(bytes).map_err(|_| DidParseError::InvalidKey {
-            reason: "not a point on the curve",
-        })?;
-        // Decompression accepts some non-canonical encodings; two strings for one key would
-        // break equality, so only the canonical one is allowed.
-        if key.to_edwards().compress().to_bytes() != *bytes {
-            return Err(DidParseError::InvalidKey {
-                reason: "non-canonical point encoding",
-            });
-        }
-        if key.is_weak() {
-            return Err(DidParseError::InvalidKey {
-                reason: "weak (small-order) key",
-            });
-        }
-        Ok(Did(*bytes))
+        crate::key_cache::checked_key(bytes)
+            .map(|_| Did(*bytes))
+            .map_err(|reason| DidParseError::InvalidKey { reason })
     }
 
     /// Wraps bytes already known to be a valid key (taken from a signing key).
@@ -104,7 +91,8 @@ impl Did {
     ///
     /// [`IdentityError::InvalidSignature`] if the signature does not verify.
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), IdentityError> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| IdentityError::InvalidPublicKey)?;
+        let key =
+            crate::key_cache::checked_key(&self.0).map_err(|_| IdentityError::InvalidPublicKey)?;
         let sig = ed25519_dalek::Signature::from_bytes(&sig.to_bytes());
         key.verify_strict(msg, &sig)
             .map_err(|_| IdentityError::InvalidSignature)

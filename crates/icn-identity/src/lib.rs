@@ -18,6 +18,7 @@
 mod did;
 mod error;
 mod hex;
+mod key_cache;
 mod keypair;
 pub mod keystore;
 pub mod passphrase;
