@@ -150,11 +150,11 @@ async fn libp2p_section(
     icn_throughput: &[throughput::ThroughputResult],
 ) -> anyhow::Result<Option<Libp2pReport>> {
     let (propagation, throughput) = libp2p_peer::run(settings, progress).await?;
-    let icn_over_libp2p = Ratios::of(icn_propagation, icn_throughput, &propagation, &throughput);
+    let ratios = Ratios::of(icn_propagation, icn_throughput, &propagation, &throughput);
     Ok(Some(Libp2pReport {
         propagation,
         throughput,
-        icn_over_libp2p,
+        ratios,
     }))
 }
 

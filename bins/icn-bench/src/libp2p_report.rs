@@ -18,7 +18,7 @@ pub struct Libp2pReport {
     /// The entry sizes of scenario 2, on gossipsub.
     pub throughput: Vec<Libp2pThroughput>,
     /// ICN's figure divided by libp2p's for every case both ran.
-    pub icn_over_libp2p: Ratios,
+    pub ratios: Ratios,
 }
 
 /// Gossipsub throughput of one message size.
@@ -123,7 +123,7 @@ impl Libp2pReport {
         );
         for p in &self.propagation {
             let ratio = self
-                .icn_over_libp2p
+                .ratios
                 .propagation
                 .iter()
                 .find(|r| r.nodes == p.nodes && r.topology == p.topology.to_string());
@@ -150,7 +150,7 @@ impl Libp2pReport {
         );
         for t in &self.throughput {
             let ratio = self
-                .icn_over_libp2p
+                .ratios
                 .throughput
                 .iter()
                 .find(|r| r.entry_bytes == t.entry_bytes);

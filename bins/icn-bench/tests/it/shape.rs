@@ -102,7 +102,7 @@ fn libp2p_shape(json: &Value, table: &str) {
         positive(t, "mb_per_s");
         assert!(positive(t, "delivered_fraction") <= 1.0, "{t}");
     }
-    let ratios = &peer["icn_over_libp2p"];
+    let ratios = &peer["ratios"];
     assert_eq!(ratios["throughput"].as_array().map(Vec::len), Some(2));
     assert_eq!(
         ratios["propagation"].as_array().map(Vec::len),
