@@ -37,6 +37,8 @@ pub use auth::BearerToken;
 pub use catalogue::{CATALOGUE, MetricDef, MetricKind};
 pub use health::{HealthReport, HealthStatus, NodeStatus, Readiness};
 pub use labels::{CounterVec, CounterVec2, HistogramVec, LabelValue};
+/// The handle types of the typed handle structs, so components need no `metrics` dependency.
+pub use metrics::{Counter, Gauge, Histogram};
 pub use recorder::NodeRecorder;
 pub use registry::{
     GossipMetrics, LedgerMetrics, NetworkMetrics, NodeMetrics, ObsMetrics, SystemMetrics,
