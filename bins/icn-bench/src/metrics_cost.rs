@@ -1,7 +1,8 @@
 //! Scenario 4: what instrumentation costs. A counter increment through a cached handle and
 //! through the `metrics` macro (key lookup in the node's recorder), the render time of a
-//! `/metrics` page of 1 000 and 10 000 series, and propagation latency with and without a
-//! client scraping every node's `/metrics` 10 times a second.
+//! `/metrics` page of 1 000 and 10 000 series, gossip throughput with the nodes' metrics live
+//! against the same workload with no-op metric handles (runs alternated), and propagation latency
+//! with and without a client scraping every node's `/metrics` 10 times a second.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -10,14 +11,16 @@ use std::time::{Duration, Instant};
 
 use icn_obs::NodeMetrics;
 use icn_obs::catalogue::names;
+use icn_testkit::MetricsMode;
+use procfs::process::Process;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::progress::Progress;
-use crate::propagation;
 use crate::settings::Settings;
 use crate::stats::median;
 use crate::topology::{self, Graph};
+use crate::{propagation, throughput};
 
 /// Metric of the synthetic series added to a node's registry to reach a page size (a
 /// benchmark-only registry, never served).
@@ -26,6 +29,12 @@ const SYNTHETIC_SERIES: &str = "icn_bench_synthetic_total";
 const SYNTHETIC_NAMES: usize = 100;
 /// Timed samples of each counter cost (the median is reported).
 const COUNTER_SAMPLES: usize = 5;
+/// Payload bytes of an entry of the metrics-on/off throughput runs (the 1 KiB case).
+const OVERHEAD_ENTRY_BYTES: usize = 1024;
+/// Nodes of the metrics-on/off throughput runs (one publisher, the rest receive).
+const OVERHEAD_THROUGHPUT_NODES: usize = 4;
+/// The unmeasured warm-up run of each cluster publishes this fraction of a measured run.
+const WARM_UP_FRACTION: usize = 5;
 
 /// Instrumentation costs.
 #[derive(Clone, Debug, Serialize)]
@@ -38,10 +47,35 @@ pub struct MetricsResult {
     pub render_ms_1k: f64,
     /// Milliseconds to render a page of 10 000 series.
     pub render_ms_10k: f64,
-    /// Propagation p50 with scrapers over p50 without (1.0 = no cost).
+    /// Instrumentation overhead on gossip throughput: `entries_per_s_noop / entries_per_s_on - 1`
+    /// (medians of alternated runs of the same workload). 0.02 means the live metrics cost 2 %
+    /// of the throughput; 0 or below means no cost showed above the run-to-run noise.
     pub overhead_ratio: f64,
+    /// Entries per second delivered to every receiver with live node metrics (median of the
+    /// runs; 4-node mesh, one publisher, 1 KiB entries, 64 publishes in flight).
+    pub entries_per_s_on: f64,
+    /// The same with [`NodeMetrics::noop`] handles on every node (median of the runs).
+    pub entries_per_s_noop: f64,
+    /// Instrumentation overhead on CPU: `cpu_us_per_entry_on / cpu_us_per_entry_noop - 1`
+    /// (`null` when the no-op runs were too short to measure any CPU time).
+    pub overhead_cpu_ratio: Option<f64>,
+    /// CPU time of the benchmark process (all nodes) per published entry, µs, metrics live
+    /// (median; 10 ms clock ticks).
+    pub cpu_us_per_entry_on: f64,
+    /// The same with no-op metric handles.
+    pub cpu_us_per_entry_noop: f64,
+    /// Runs of each mode, after one unmeasured warm-up run of each, alternated in pairs whose
+    /// order flips (on, off, off, on, on, off, ...) so a trend in machine load hits both alike.
+    pub overhead_runs: usize,
+    /// Entries per second of each live run, in run order (to judge the noise).
+    pub entries_per_s_on_runs: Vec<f64>,
+    /// Entries per second of each no-op run, in run order.
+    pub entries_per_s_noop_runs: Vec<f64>,
+    /// Propagation p50 with scrapers over p50 without (1.0 = no cost; was `overhead_ratio`
+    /// before the no-op comparison existed).
+    pub scrape_latency_ratio: f64,
     /// Propagation p99 with scrapers over p99 without.
-    pub overhead_ratio_p99: f64,
+    pub scrape_latency_ratio_p99: f64,
     /// p50 (ms) without scrapers.
     pub p50_ms_unscraped: f64,
     /// p50 (ms) with every node scraped.
@@ -65,6 +99,14 @@ pub async fn run(settings: &Settings, progress: &Progress) -> anyhow::Result<Met
     let render_ms_10k = render_cost(10_000, settings.render_repeats)?;
     progress.inc(1);
 
+    let runs = settings.overhead_runs.max(1);
+    let per_run = settings.overhead_throughput_entries;
+    progress.stage(
+        "metrics: on vs no-op throughput",
+        (2 * (runs * per_run + (per_run / WARM_UP_FRACTION).max(1))) as u64,
+    );
+    let (on, noop) = on_off_throughput(settings, progress).await?;
+
     progress.stage(
         "metrics: scrape overhead",
         2 * settings.overhead_entries as u64,
@@ -75,8 +117,18 @@ pub async fn run(settings: &Settings, progress: &Progress) -> anyhow::Result<Met
         counter_ns_macro,
         render_ms_1k,
         render_ms_10k,
-        overhead_ratio: scraped.p50_ms / unscraped.p50_ms,
-        overhead_ratio_p99: scraped.p99_ms / unscraped.p99_ms,
+        overhead_ratio: noop.entries_per_s / on.entries_per_s - 1.0,
+        entries_per_s_on: on.entries_per_s,
+        entries_per_s_noop: noop.entries_per_s,
+        overhead_cpu_ratio: (noop.cpu_us_per_entry > 0.0)
+            .then(|| on.cpu_us_per_entry / noop.cpu_us_per_entry - 1.0),
+        cpu_us_per_entry_on: on.cpu_us_per_entry,
+        cpu_us_per_entry_noop: noop.cpu_us_per_entry,
+        overhead_runs: runs,
+        entries_per_s_on_runs: on.runs,
+        entries_per_s_noop_runs: noop.runs,
+        scrape_latency_ratio: scraped.p50_ms / unscraped.p50_ms,
+        scrape_latency_ratio_p99: scraped.p99_ms / unscraped.p99_ms,
         p50_ms_unscraped: unscraped.p50_ms,
         p50_ms_scraped: scraped.p50_ms,
         scrapes,
@@ -139,6 +191,96 @@ fn sample_lines(page: &str) -> usize {
     page.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .count()
+}
+
+/// Medians over the runs of one metrics mode.
+struct Throughput {
+    entries_per_s: f64,
+    cpu_us_per_entry: f64,
+    /// Entries per second of each run.
+    runs: Vec<f64>,
+}
+
+/// The throughput workload on two clusters of the same shape, one with live metrics and one
+/// with no-op handles: one unmeasured warm-up run on each, then measured runs alternated in
+/// pairs whose order flips (on, off, off, on, ...), so that drifting machine load hits both modes
+/// alike. Both clusters stay up throughout, so each run also meets the same idle neighbour and
+/// stores of the same size.
+async fn on_off_throughput(
+    settings: &Settings,
+    progress: &Progress,
+) -> anyhow::Result<(Throughput, Throughput)> {
+    let start = |mode| {
+        topology::start_with_metrics(
+            OVERHEAD_THROUGHPUT_NODES,
+            Graph::Mesh,
+            throughput::TOPIC,
+            mode,
+            |_, _| {},
+        )
+    };
+    let live = start(MetricsMode::Live).await?;
+    let noop = match start(MetricsMode::Noop).await {
+        Ok(cluster) => cluster,
+        Err(e) => {
+            live.shutdown().await?;
+            return Err(e);
+        }
+    };
+    let entries = settings.overhead_throughput_entries;
+    let runs = async {
+        let warm_up = (entries / WARM_UP_FRACTION).max(1);
+        throughput_run(&live, warm_up, progress).await?;
+        throughput_run(&noop, warm_up, progress).await?;
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for pair in 0..settings.overhead_runs.max(1) {
+            if pair % 2 == 0 {
+                on.push(throughput_run(&live, entries, progress).await?);
+                off.push(throughput_run(&noop, entries, progress).await?);
+            } else {
+                off.push(throughput_run(&noop, entries, progress).await?);
+                on.push(throughput_run(&live, entries, progress).await?);
+            }
+        }
+        anyhow::Ok((on, off))
+    }
+    .await;
+    live.shutdown().await?;
+    noop.shutdown().await?;
+    let (on, off) = runs?;
+    let summary = |runs: &[(f64, f64)]| {
+        let rates: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        let mut cpu: Vec<f64> = runs.iter().map(|r| r.1).collect();
+        Throughput {
+            entries_per_s: median(&mut rates.clone()),
+            cpu_us_per_entry: median(&mut cpu),
+            runs: rates,
+        }
+    };
+    Ok((summary(&on), summary(&off)))
+}
+
+/// One throughput run: entries per second to every receiver, and process CPU µs per entry.
+async fn throughput_run(
+    cluster: &icn_testkit::Cluster,
+    entries: usize,
+    progress: &Progress,
+) -> anyhow::Result<(f64, f64)> {
+    let process = Process::myself()?;
+    let cpu_before = cpu_seconds(&process)?;
+    let (elapsed, _receivers) =
+        throughput::deliver(cluster, entries, OVERHEAD_ENTRY_BYTES, progress).await?;
+    let cpu = cpu_seconds(&process)? - cpu_before;
+    Ok((
+        entries as f64 / elapsed.as_secs_f64(),
+        cpu * 1e6 / entries.max(1) as f64,
+    ))
+}
+
+/// User plus system CPU time of this process, seconds (10 ms resolution).
+fn cpu_seconds(process: &Process) -> anyhow::Result<f64> {
+    let stat = process.stat()?;
+    Ok((stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64)
 }
 
 /// Propagation on one cluster without, then with, scrapers on every node.

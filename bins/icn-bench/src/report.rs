@@ -89,13 +89,21 @@ impl Report {
             let _ = writeln!(
                 out,
                 "metrics          counter {:.1} ns cached, {:.1} ns macro; render {:.2} ms (1k), \
-             {:.2} ms (10k); scraped/unscraped p50 {:.3} (p99 {:.3})",
+             {:.2} ms (10k)\n                 throughput on {:.0} / no-op {:.0} entries/s: \
+             overhead {:+.1} % (CPU {}); scraped/unscraped p50 {:.3} (p99 {:.3})",
                 m.counter_ns_cached,
                 m.counter_ns_macro,
                 m.render_ms_1k,
                 m.render_ms_10k,
-                m.overhead_ratio,
-                m.overhead_ratio_p99
+                m.entries_per_s_on,
+                m.entries_per_s_noop,
+                m.overhead_ratio * 100.0,
+                m.overhead_cpu_ratio.map_or_else(
+                    || "not measured".to_owned(),
+                    |r| format!("{:+.1} %", r * 100.0)
+                ),
+                m.scrape_latency_ratio,
+                m.scrape_latency_ratio_p99
             );
         }
         if let Some(f) = &self.footprint {

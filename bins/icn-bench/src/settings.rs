@@ -42,6 +42,11 @@ pub struct Settings {
     pub counter_iterations: u64,
     /// Renders timed per registry size (the median is reported).
     pub render_repeats: usize,
+    /// Runs of each mode (live metrics, no-op handles) of the instrumentation-overhead
+    /// throughput comparison, alternated.
+    pub overhead_runs: usize,
+    /// 1 KiB entries published per run of that comparison.
+    pub overhead_throughput_entries: usize,
     /// Nodes of the scrape-overhead scenario.
     pub overhead_nodes: usize,
     /// Entries per half of the scrape-overhead scenario.
@@ -92,6 +97,8 @@ impl Settings {
             ledger_nodes: 4,
             counter_iterations: 5_000_000,
             render_repeats: 5,
+            overhead_runs: 3,
+            overhead_throughput_entries: 500,
             overhead_nodes: 10,
             overhead_entries: 200,
             scrapes_per_second: 10,
@@ -122,6 +129,8 @@ impl Settings {
             ledger_duration: Duration::from_secs(10),
             counter_iterations: 50_000_000,
             render_repeats: 20,
+            overhead_runs: 7,
+            overhead_throughput_entries: 2000,
             overhead_entries: 1000,
             idle_window: Duration::from_secs(20),
             ..Self::quick()
@@ -151,6 +160,8 @@ impl Settings {
             ledger_nodes: 2,
             counter_iterations: 10_000,
             render_repeats: 1,
+            overhead_runs: 1,
+            overhead_throughput_entries: 20,
             overhead_nodes: 3,
             overhead_entries: 5,
             idle_window: Duration::from_millis(500),

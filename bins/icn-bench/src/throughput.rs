@@ -18,7 +18,7 @@ use crate::stats::mb_per_s;
 use crate::topology::{self, Graph};
 
 /// Topic of the throughput scenario.
-const TOPIC: &str = "bench/throughput";
+pub(crate) const TOPIC: &str = "bench/throughput";
 /// Publishes in flight at once.
 pub const WINDOW: usize = 64;
 /// How long one throughput run may take.
@@ -76,7 +76,7 @@ pub async fn run(
 
 /// Publishes `entries` entries at node 0 and waits until every other node holds them all;
 /// returns the time from the first publish to the last arrival, and the number of receivers.
-async fn deliver(
+pub(crate) async fn deliver(
     cluster: &icn_testkit::Cluster,
     entries: usize,
     size: usize,

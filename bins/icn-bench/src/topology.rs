@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use icn_core::NodeConfig;
 use icn_net::PeerTarget;
-use icn_testkit::{Cluster, Topology, wait_until};
+use icn_testkit::{Cluster, MetricsMode, Topology, wait_until};
 use rand::SeedableRng as _;
 use rand::seq::SliceRandom as _;
 use rand_chacha::ChaCha8Rng;
@@ -70,10 +70,24 @@ pub async fn start_with(
     n: usize,
     graph: Graph,
     topic: &str,
+    adjust: impl FnMut(usize, &mut NodeConfig),
+) -> anyhow::Result<Cluster> {
+    start_with_metrics(n, graph, topic, MetricsMode::Live, adjust).await
+}
+
+/// [`start_with`], every node with a registry of kind `metrics` (live, or no-op handles).
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with_metrics(
+    n: usize,
+    graph: Graph,
+    topic: &str,
+    metrics: MetricsMode,
     mut adjust: impl FnMut(usize, &mut NodeConfig),
 ) -> anyhow::Result<Cluster> {
     let edges = edges(n, graph)?;
-    let cluster = Cluster::start_with(n, Topology::Isolated, |i, c| {
+    let cluster = Cluster::start_with_metrics(n, Topology::Isolated, metrics, |i, c| {
         bench_config(c, topic);
         c.network.max_peers = n.max(2);
         adjust(i, c);

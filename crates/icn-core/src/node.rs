@@ -159,9 +159,22 @@ impl Node {
     /// [`CoreError::Io`] when the data directory cannot be created, [`CoreError::Obs`] when the
     /// metrics listener cannot bind or its token or TLS files cannot be used.
     pub async fn start(config: NodeConfig, identity: Option<Keypair>) -> Result<Self, CoreError> {
+        Self::start_with_metrics(config, identity, NodeMetrics::new()?).await
+    }
+
+    /// [`Node::start`] with a registry of the caller's: a fresh one, or [`NodeMetrics::noop`]
+    /// (benchmarks compare the two to measure what instrumentation costs). The registry must not
+    /// be shared with another node, or both would count into the same series.
+    ///
+    /// # Errors
+    /// As [`Node::start`].
+    pub async fn start_with_metrics(
+        config: NodeConfig,
+        identity: Option<Keypair>,
+        metrics: NodeMetrics,
+    ) -> Result<Self, CoreError> {
         let started = Instant::now();
         create_data_dir(&config.data_dir)?;
-        let metrics = NodeMetrics::new()?;
         let supervisor = Supervisor::new(CancellationToken::new(), metrics.system().clone());
 
         let identity_path = config.data_dir.join(IDENTITY_FILE);

@@ -2,7 +2,7 @@
 //! HTTP exporter and logging setup.
 //!
 //! Every metric the node exposes is declared once in [`catalogue`] (name, kind, HELP text, unit,
-//! label values, histogram buckets). [`NodeMetrics`] builds a private `PrometheusRecorder` from the
+//! label values, histogram buckets). [`NodeMetrics`] builds a private [`NodeRecorder`] from the
 //! catalogue (one per node, never the global recorder, so an in-process cluster renders one page
 //! per node), describes and zero-registers every series, and hands out typed handle structs
 //! ([`NetworkMetrics`], [`GossipMetrics`], ...) to the components. Call sites never spell a metric
@@ -11,7 +11,9 @@
 //! # Layout
 //! - [`catalogue`]: the list of metric definitions and their label value sets.
 //! - [`labels`]: bounded label enums used by labelled handles.
-//! - [`registry`]: [`NodeMetrics`], the per-node recorder, and the typed handle structs.
+//! - [`registry`]: [`NodeMetrics`] and the typed handle structs handed to components.
+//! - [`recorder`]: [`NodeRecorder`], the per-node `metrics` recorder (atomic storage).
+//! - [`exposition`]: the Prometheus text page of a recorder, from a layout built once.
 //! - [`reference`]: the Markdown metric reference (docs/metrics.md).
 //! - [`server`]: the HTTP listener serving `/metrics`, `/health` and `/ready`.
 //! - [`auth`]: the optional bearer token of the listener.
@@ -21,9 +23,11 @@
 
 pub mod auth;
 pub mod catalogue;
+pub mod exposition;
 pub mod health;
 pub mod labels;
 pub mod logging;
+pub mod recorder;
 pub mod reference;
 pub mod registry;
 pub mod server;
@@ -33,6 +37,9 @@ pub use auth::BearerToken;
 pub use catalogue::{CATALOGUE, MetricDef, MetricKind};
 pub use health::{HealthReport, HealthStatus, NodeStatus, Readiness};
 pub use labels::{CounterVec, CounterVec2, HistogramVec, LabelValue};
+/// The handle types of the typed handle structs, so components need no `metrics` dependency.
+pub use metrics::{Counter, Gauge, Histogram};
+pub use recorder::NodeRecorder;
 pub use registry::{
     GossipMetrics, LedgerMetrics, NetworkMetrics, NodeMetrics, ObsMetrics, SystemMetrics,
 };
@@ -51,7 +58,7 @@ pub enum ObsError {
         #[source]
         source: std::io::Error,
     },
-    /// The Prometheus builder rejected the catalogue (for example, empty bucket lists).
+    /// The recorder rejected the catalogue (for example, an empty bucket list).
     #[error("invalid metric configuration: {0}")]
     Build(String),
     /// The metrics path is not an absolute URL path.

@@ -1,16 +1,14 @@
 //! The per-node registry and the typed handle structs handed to components.
 //!
 //! A node never installs the `metrics` crate's global recorder: each [`NodeMetrics`] owns its own
-//! `PrometheusRecorder`, so two nodes in one process render two independent pages. Order matters
+//! [`NodeRecorder`], so two nodes in one process render two independent pages. Order matters
 //! and is fixed here: build the recorder (with buckets for every histogram), describe every metric,
-//! then register every series at zero.
+//! then register every series at zero. [`NodeMetrics::noop`] hands out handles that do nothing
+//! (the baseline of the instrumentation-overhead benchmark).
 
 use std::sync::Arc;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
 
 use crate::ObsError;
 use crate::catalogue::{CATALOGUE, LabelDef, MetricDef, MetricKind, names};
@@ -19,6 +17,7 @@ use crate::labels::{
     GossipDropReason, GossipRejectReason, HistogramVec, LabelValue, LedgerRejectReason, LogLevel,
     RpcMethod, RpcStatus, StorageErrorReason, Store,
 };
+use crate::recorder::NodeRecorder;
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -169,7 +168,7 @@ pub struct ObsMetrics {
     pub scrape_duration: Histogram,
 }
 
-/// One node's metrics: its own recorder, the render handle and every component's handles.
+/// One node's metrics: its own recorder (which renders the page) and every component's handles.
 ///
 /// Cheap to clone (an `Arc`).
 #[derive(Clone)]
@@ -178,9 +177,9 @@ pub struct NodeMetrics {
 }
 
 struct Inner {
-    recorder: PrometheusRecorder,
+    /// `None` for a no-op registry.
+    recorder: Option<NodeRecorder>,
     process: metrics_process::Collector,
-    handle: PrometheusHandle,
     network: NetworkMetrics,
     gossip: GossipMetrics,
     ledger: LedgerMetrics,
@@ -199,29 +198,28 @@ impl NodeMetrics {
     /// Builds a fresh registry: buckets configured, every metric described and registered at zero.
     ///
     /// # Errors
-    /// [`ObsError::Build`] if the catalogue's bucket lists are rejected by the exporter.
+    /// [`ObsError::Build`] if the catalogue's bucket lists are rejected by the recorder.
     pub fn new() -> Result<Self, ObsError> {
-        let mut builder = PrometheusBuilder::new();
-        for def in CATALOGUE.iter().filter(|d| d.kind == MetricKind::Histogram) {
-            builder = builder
-                .set_buckets_for_metric(Matcher::Full(def.name.to_string()), def.buckets)
-                .map_err(|e| ObsError::Build(format!("{}: {e}", def.name)))?;
-        }
-        let recorder = builder.build_recorder();
-        let handle = recorder.handle();
+        let histograms = CATALOGUE.iter().filter(|d| d.kind == MetricKind::Histogram);
+        let recorder = NodeRecorder::new(histograms.map(|d| (d.name, d.buckets)))?;
+        register_catalogue(&recorder);
+        Ok(Self::with_handles(&recorder, Some(recorder.clone())))
+    }
 
-        for def in CATALOGUE {
-            describe(&recorder, def);
-            zero_register(&recorder, def);
-        }
-        gauge_labelled(
-            &recorder,
-            names::BUILD_INFO,
-            &[("version", BUILD_VERSION), ("git_sha", BUILD_GIT_SHA)],
-        )
-        .set(1.0);
+    /// A registry whose every handle is a no-op (`Counter::noop()`, ...): nothing is stored,
+    /// [`NodeMetrics::render`] returns an empty page and the process collector does not run.
+    /// The baseline against which instrumentation overhead is measured.
+    pub fn noop() -> Self {
+        Self::with_handles(&metrics::NoopRecorder, None)
+    }
 
-        let r = &recorder;
+    /// Whether this is a [`NodeMetrics::noop`] registry.
+    pub fn is_noop(&self) -> bool {
+        self.inner.recorder.is_none()
+    }
+
+    /// Registers every component's handles on `r` (the node's recorder, or the no-op recorder).
+    fn with_handles(r: &dyn Recorder, recorder: Option<NodeRecorder>) -> Self {
         let network = NetworkMetrics {
             connections_total: counter(r, names::NETWORK_CONNECTIONS_TOTAL),
             connections_active: gauge(r, names::NETWORK_CONNECTIONS_ACTIVE),
@@ -291,11 +289,10 @@ impl NodeMetrics {
             scrape_duration: histogram(r, names::OBS_SCRAPE_DURATION_SECONDS),
         };
 
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
                 recorder,
                 process: metrics_process::Collector::default(),
-                handle,
                 network,
                 gossip,
                 ledger,
@@ -303,7 +300,7 @@ impl NodeMetrics {
                 system,
                 obs,
             }),
-        })
+        }
     }
 
     /// Network handles.
@@ -336,44 +333,74 @@ impl NodeMetrics {
         &self.inner.obs
     }
 
-    /// Renders the Prometheus text exposition (format 0.0.4) of this node only.
+    /// Renders the Prometheus text exposition (format 0.0.4) of this node only (empty for a
+    /// no-op registry).
     ///
-    /// Rendering drains pending histogram samples; it can take a few milliseconds for large
-    /// registries, so async callers run it on a blocking thread.
+    /// Rendering drains pending histogram samples. It takes about a millisecond for 10 000
+    /// series, so async callers still run it on a blocking thread.
     pub fn render(&self) -> String {
-        self.inner.handle.render()
+        self.inner
+            .recorder
+            .as_ref()
+            .map_or_else(String::new, NodeRecorder::render)
     }
 
     /// Renders without asking the node to refresh its gauges first (what a scrape would do).
     /// Same text as [`NodeMetrics::render`]; the name makes the intent explicit at call sites
     /// that observe the refresh task itself.
     pub fn render_without_refresh(&self) -> String {
-        self.inner.handle.render()
+        self.render()
     }
 
     /// Folds pending histogram samples into their buckets.
     ///
-    /// A recorder built with `build_recorder()` has no upkeep task of its own; without calling this
+    /// The recorder has no upkeep task of its own; without calling this (or rendering)
     /// periodically, samples recorded between scrapes accumulate without bound.
     pub fn run_upkeep(&self) {
-        self.inner.handle.run_upkeep();
+        if let Some(recorder) = &self.inner.recorder {
+            recorder.run_upkeep();
+        }
     }
 
     /// Reads the process's CPU, memory, file descriptors and threads into this node's
-    /// `process_*` series (cheap: a few reads of the OS's process accounting).
+    /// `process_*` series (cheap: a few reads of the OS's process accounting). Does nothing for
+    /// a no-op registry.
     pub fn collect_process(&self) {
         let inner = &self.inner;
-        metrics::with_local_recorder(&inner.recorder, || inner.process.collect());
+        if let Some(recorder) = &inner.recorder {
+            metrics::with_local_recorder(recorder, || inner.process.collect());
+        }
     }
 
     /// Runs `f` with this node's recorder installed as the thread-local recorder, so code that only
     /// speaks the `metrics` macros records into this node.
     pub fn with_local_recorder<T>(&self, f: impl FnOnce() -> T) -> T {
-        metrics::with_local_recorder(&self.inner.recorder, f)
+        match &self.inner.recorder {
+            Some(recorder) => metrics::with_local_recorder(recorder, f),
+            None => metrics::with_local_recorder(&metrics::NoopRecorder, f),
+        }
     }
 }
 
-fn describe(recorder: &PrometheusRecorder, def: &MetricDef) {
+/// Describes every catalogue metric on `recorder`, registers at zero every series whose label
+/// values are all known up front, and sets `icn_build_info` to 1.
+///
+/// [`NodeMetrics::new`] does this on its own recorder; it is public so that another recorder (a
+/// test's reference exporter, say) can show the same first page.
+pub fn register_catalogue(recorder: &dyn Recorder) {
+    for def in CATALOGUE {
+        describe(recorder, def);
+        zero_register(recorder, def);
+    }
+    gauge_labelled(
+        recorder,
+        names::BUILD_INFO,
+        &[("version", BUILD_VERSION), ("git_sha", BUILD_GIT_SHA)],
+    )
+    .set(1.0);
+}
+
+fn describe(recorder: &dyn Recorder, def: &MetricDef) {
     let name = KeyName::from_const_str(def.name);
     let help = def.help.into();
     match def.kind {
@@ -384,7 +411,7 @@ fn describe(recorder: &PrometheusRecorder, def: &MetricDef) {
 }
 
 /// Registers every series of `def` whose label values are all known up front.
-fn zero_register(recorder: &PrometheusRecorder, def: &MetricDef) {
+fn zero_register(recorder: &dyn Recorder, def: &MetricDef) {
     if def.labels.iter().any(|l| l.values.is_empty()) {
         return;
     }
@@ -421,20 +448,20 @@ fn label_combinations(labels: &[LabelDef]) -> Vec<Vec<Label>> {
     out
 }
 
-pub(crate) fn counter(recorder: &PrometheusRecorder, name: &'static str) -> Counter {
+pub(crate) fn counter(recorder: &dyn Recorder, name: &'static str) -> Counter {
     recorder.register_counter(&Key::from_static_name(name), &METADATA)
 }
 
-pub(crate) fn gauge(recorder: &PrometheusRecorder, name: &'static str) -> Gauge {
+pub(crate) fn gauge(recorder: &dyn Recorder, name: &'static str) -> Gauge {
     recorder.register_gauge(&Key::from_static_name(name), &METADATA)
 }
 
-pub(crate) fn histogram(recorder: &PrometheusRecorder, name: &'static str) -> Histogram {
+pub(crate) fn histogram(recorder: &dyn Recorder, name: &'static str) -> Histogram {
     recorder.register_histogram(&Key::from_static_name(name), &METADATA)
 }
 
 fn gauge_labelled(
-    recorder: &PrometheusRecorder,
+    recorder: &dyn Recorder,
     name: &'static str,
     labels: &[(&'static str, &'static str)],
 ) -> Gauge {
@@ -446,7 +473,7 @@ fn gauge_labelled(
 }
 
 pub(crate) fn counter_vec<L: LabelValue>(
-    recorder: &PrometheusRecorder,
+    recorder: &dyn Recorder,
     name: &'static str,
 ) -> CounterVec<L> {
     let counters = L::ALL
@@ -463,7 +490,7 @@ pub(crate) fn counter_vec<L: LabelValue>(
 }
 
 pub(crate) fn counter_vec2<A: LabelValue, B: LabelValue>(
-    recorder: &PrometheusRecorder,
+    recorder: &dyn Recorder,
     name: &'static str,
 ) -> CounterVec2<A, B> {
     let mut counters = Vec::with_capacity(A::ALL.len() * B::ALL.len());
@@ -480,7 +507,7 @@ pub(crate) fn counter_vec2<A: LabelValue, B: LabelValue>(
 }
 
 pub(crate) fn histogram_vec<L: LabelValue>(
-    recorder: &PrometheusRecorder,
+    recorder: &dyn Recorder,
     name: &'static str,
 ) -> HistogramVec<L> {
     let histograms = L::ALL
@@ -496,11 +523,7 @@ pub(crate) fn histogram_vec<L: LabelValue>(
     HistogramVec::new(histograms)
 }
 
-fn counter_with<L: LabelValue>(
-    recorder: &PrometheusRecorder,
-    name: &'static str,
-    value: L,
-) -> Counter {
+fn counter_with<L: LabelValue>(recorder: &dyn Recorder, name: &'static str, value: L) -> Counter {
     let key = Key::from_parts(
         name,
         vec![Label::from_static_parts(L::LABEL, value.as_str())],
@@ -508,10 +531,7 @@ fn counter_with<L: LabelValue>(
     recorder.register_counter(&key, &METADATA)
 }
 
-pub(crate) fn gauge_vec<L: LabelValue>(
-    recorder: &PrometheusRecorder,
-    name: &'static str,
-) -> GaugeVec<L> {
+pub(crate) fn gauge_vec<L: LabelValue>(recorder: &dyn Recorder, name: &'static str) -> GaugeVec<L> {
     let gauges = L::ALL
         .iter()
         .map(|value| {

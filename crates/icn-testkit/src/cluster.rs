@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use icn_core::{ConfigOverrides, Node, NodeConfig};
 use icn_identity::{Did, Keypair};
+use icn_obs::NodeMetrics;
 
 use crate::scrape::{Metrics, scrape};
 
@@ -22,12 +23,38 @@ pub enum Topology {
     FullMesh,
 }
 
+/// Which metrics registry the nodes of a cluster get.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MetricsMode {
+    /// A live registry per node, as `icnd` runs.
+    #[default]
+    Live,
+    /// [`NodeMetrics::noop`]: every handle does nothing and pages are empty (the baseline of
+    /// the instrumentation-overhead benchmark).
+    Noop,
+}
+
+impl MetricsMode {
+    /// A fresh registry of this kind.
+    ///
+    /// # Errors
+    /// When the live registry cannot be built.
+    pub fn registry(self) -> anyhow::Result<NodeMetrics> {
+        Ok(match self {
+            MetricsMode::Live => NodeMetrics::new()?,
+            MetricsMode::Noop => NodeMetrics::noop(),
+        })
+    }
+}
+
 /// One member of a cluster; stopped members keep their key, data dir and port.
 pub struct Member {
     /// The node's identity.
     pub keypair: Keypair,
     /// The config it runs with.
     pub config: NodeConfig,
+    /// The kind of registry it gets (a restart gets a fresh one of the same kind).
+    pub metrics: MetricsMode,
     node: Option<Node>,
 }
 
@@ -70,6 +97,19 @@ impl Cluster {
     pub async fn start_with(
         n: usize,
         topology: Topology,
+        adjust: impl FnMut(usize, &mut NodeConfig),
+    ) -> anyhow::Result<Self> {
+        Self::start_with_metrics(n, topology, MetricsMode::Live, adjust).await
+    }
+
+    /// Like [`Cluster::start_with`], every node with a registry of kind `metrics`.
+    ///
+    /// # Errors
+    /// When a node fails to start.
+    pub async fn start_with_metrics(
+        n: usize,
+        topology: Topology,
+        metrics: MetricsMode,
         mut adjust: impl FnMut(usize, &mut NodeConfig),
     ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
@@ -89,7 +129,12 @@ impl Cluster {
             };
             config.network.bootstrap = targets;
             adjust(i, &mut config);
-            let node = Node::start(config.clone(), Some(keypair.clone())).await?;
+            let node = Node::start_with_metrics(
+                config.clone(),
+                Some(keypair.clone()),
+                metrics.registry()?,
+            )
+            .await?;
             // Pin the bound ports so a restart comes back on the same addresses.
             if let Some(network) = node.network() {
                 config.network.listen = network.local_addr();
@@ -103,6 +148,7 @@ impl Cluster {
             members.push(Member {
                 keypair,
                 config,
+                metrics,
                 node: Some(node),
             });
         }
@@ -188,7 +234,12 @@ impl Cluster {
     pub async fn restart(&mut self, i: usize) -> anyhow::Result<()> {
         self.stop(i).await?;
         let member = &mut self.members[i];
-        let node = Node::start(member.config.clone(), Some(member.keypair.clone())).await?;
+        let node = Node::start_with_metrics(
+            member.config.clone(),
+            Some(member.keypair.clone()),
+            member.metrics.registry()?,
+        )
+        .await?;
         member.node = Some(node);
         Ok(())
     }

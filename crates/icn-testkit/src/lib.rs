@@ -22,7 +22,7 @@ pub mod sim;
 pub mod tools;
 pub mod wait;
 
-pub use cluster::{Cluster, Topology};
+pub use cluster::{Cluster, MetricsMode, Topology};
 pub use process_cluster::ProcessCluster;
 pub use scrape::{Histogram, Metrics, scrape};
 pub use wait::wait_until;

@@ -56,7 +56,10 @@ async fn tiny_run_reports_every_scenario() {
         "metrics.counter_ns_macro",
         "metrics.render_ms_1k",
         "metrics.render_ms_10k",
-        "metrics.overhead_ratio",
+        "metrics.entries_per_s_on",
+        "metrics.entries_per_s_noop",
+        "metrics.scrape_latency_ratio",
+        "metrics.scrape_latency_ratio_p99",
         "footprint.idle_rss_mb",
         "footprint.crowd_rss_mb",
         "footprint.crowd_start_s",
@@ -64,6 +67,31 @@ async fn tiny_run_reports_every_scenario() {
     ] {
         positive(&json, key);
     }
+    // Overhead ratios are differences of noisy runs: any finite sign is a valid measurement
+    // (the CPU one is null when a tiny run used too little CPU to measure).
+    let ratio = json["metrics"]["overhead_ratio"]
+        .as_f64()
+        .expect("overhead_ratio");
+    assert!(
+        ratio.is_finite() && ratio > -1.0,
+        "overhead_ratio = {ratio}"
+    );
+    let cpu_ratio = &json["metrics"]["overhead_cpu_ratio"];
+    assert!(
+        cpu_ratio.is_null()
+            || cpu_ratio
+                .as_f64()
+                .is_some_and(|r| r.is_finite() && r > -1.0),
+        "overhead_cpu_ratio = {cpu_ratio}"
+    );
+    for key in ["cpu_us_per_entry_on", "cpu_us_per_entry_noop"] {
+        let cpu = json["metrics"][key].as_f64().expect(key);
+        assert!(cpu.is_finite() && cpu >= 0.0, "{key} = {cpu}");
+    }
+    assert_eq!(
+        json["metrics"]["overhead_runs"],
+        Settings::tiny().overhead_runs
+    );
     // An idle node may use no measurable CPU at all in a short window.
     let cpu = json["footprint"]["idle_cpu_percent"]
         .as_f64()

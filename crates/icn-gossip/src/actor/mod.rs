@@ -126,7 +126,7 @@ impl GossipActor {
         let handle = GossipHandle {
             commands: tx,
             store: store.clone(),
-            metrics: metrics.clone(),
+            lagged: metrics.subscriber_lagged.clone(),
         };
         let actor = Self {
             core,

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design; helpers here are test code.
 
+mod exposition;
+
 use icn_obs::NodeMetrics;
 use icn_obs::catalogue::{CATALOGUE, MetricKind};
 use icn_obs::labels::Actor;

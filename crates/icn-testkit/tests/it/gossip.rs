@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use icn_gossip::Topic;
-use icn_testkit::{Cluster, Topology, wait_until};
+use icn_testkit::{Cluster, MetricsMode, Topology, wait_until};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -70,6 +70,46 @@ async fn entry_crosses_a_line_of_five() {
             .count,
         1.0
     );
+    cluster.shutdown().await.unwrap();
+}
+
+/// Nodes with no-op metrics (the overhead benchmark's baseline) still gossip, serve an empty
+/// page, and keep their registry kind across a restart.
+#[tokio::test]
+async fn noop_metrics_nodes_gossip_and_serve_an_empty_page() {
+    let mut cluster =
+        Cluster::start_with_metrics(3, Topology::FullMesh, MetricsMode::Noop, |_, c| {
+            c.gossip.topics = vec!["news".into()];
+        })
+        .await
+        .unwrap();
+    wait_until(T, "mesh", || async {
+        (0..3).all(|i| cluster.peers_of(i).len() == 2)
+    })
+    .await
+    .unwrap();
+    for n in 0..5u8 {
+        cluster
+            .node(0)
+            .gossip()
+            .unwrap()
+            .publish(topic(), vec![n; 64])
+            .await
+            .unwrap();
+    }
+    wait_until(T, "entries everywhere", || async {
+        entries(&cluster, 1).await == 5 && entries(&cluster, 2).await == 5
+    })
+    .await
+    .unwrap();
+    for i in 0..3 {
+        assert!(cluster.node(i).metrics().is_noop());
+        let page = cluster.scrape(i).await.unwrap();
+        assert!(page.raw().is_empty(), "node {i} served {:?}", page.raw());
+        assert!(cluster.node(i).health().peers.is_some_and(|p| p == 2));
+    }
+    cluster.restart(2).await.unwrap();
+    assert!(cluster.node(2).metrics().is_noop());
     cluster.shutdown().await.unwrap();
 }
 
