@@ -549,7 +549,7 @@ pub const CATALOGUE: &[MetricDef] = &[
     histogram(
         names::LEDGER_APPLY_DURATION_SECONDS,
         SECONDS,
-        "Time to validate, fold and durably store one batch of ledger ops.",
+        "Time to validate, fold and store one batch of ledger ops from peers (written at once, synced within a second).",
         LATENCY_BUCKETS,
         "ledger",
     ),
