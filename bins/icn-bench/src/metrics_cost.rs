@@ -47,17 +47,18 @@ pub struct MetricsResult {
     pub render_ms_1k: f64,
     /// Milliseconds to render a page of 10 000 series.
     pub render_ms_10k: f64,
-    /// Instrumentation overhead on gossip throughput: `entries_per_s_noop / entries_per_s_on - 1`
-    /// (medians of alternated runs of the same workload). 0.02 means the live metrics cost 2 %
-    /// of the throughput; 0 or below means no cost showed above the run-to-run noise.
+    /// Instrumentation overhead on gossip throughput: the median over pairs of adjacent runs of
+    /// the same workload of `entries/s with no-op metrics / entries/s with live metrics`, minus
+    /// one. 0.02 means the live metrics cost 2 % of the throughput; 0 or below means no cost
+    /// showed above the run-to-run noise (see the per-run lists).
     pub overhead_ratio: f64,
     /// Entries per second delivered to every receiver with live node metrics (median of the
     /// runs; 4-node mesh, one publisher, 1 KiB entries, 64 publishes in flight).
     pub entries_per_s_on: f64,
     /// The same with [`NodeMetrics::noop`] handles on every node (median of the runs).
     pub entries_per_s_noop: f64,
-    /// Instrumentation overhead on CPU: `cpu_us_per_entry_on / cpu_us_per_entry_noop - 1`
-    /// (`null` when the no-op runs were too short to measure any CPU time).
+    /// Instrumentation overhead on CPU: the median over pairs of `CPU per entry live / CPU per
+    /// entry no-op`, minus one (`null` when the no-op runs were too short to measure any CPU).
     pub overhead_cpu_ratio: Option<f64>,
     /// CPU time of the benchmark process (all nodes) per published entry, µs, metrics live
     /// (median; 10 ms clock ticks).
@@ -105,7 +106,12 @@ pub async fn run(settings: &Settings, progress: &Progress) -> anyhow::Result<Met
         "metrics: on vs no-op throughput",
         (2 * (runs * per_run + (per_run / WARM_UP_FRACTION).max(1))) as u64,
     );
-    let (on, noop) = on_off_throughput(settings, progress).await?;
+    let OnOff {
+        on,
+        noop,
+        rate_ratio,
+        cpu_ratio,
+    } = on_off_throughput(settings, progress).await?;
 
     progress.stage(
         "metrics: scrape overhead",
@@ -117,11 +123,10 @@ pub async fn run(settings: &Settings, progress: &Progress) -> anyhow::Result<Met
         counter_ns_macro,
         render_ms_1k,
         render_ms_10k,
-        overhead_ratio: noop.entries_per_s / on.entries_per_s - 1.0,
+        overhead_ratio: rate_ratio - 1.0,
         entries_per_s_on: on.entries_per_s,
         entries_per_s_noop: noop.entries_per_s,
-        overhead_cpu_ratio: (noop.cpu_us_per_entry > 0.0)
-            .then(|| on.cpu_us_per_entry / noop.cpu_us_per_entry - 1.0),
+        overhead_cpu_ratio: cpu_ratio.map(|r| r - 1.0),
         cpu_us_per_entry_on: on.cpu_us_per_entry,
         cpu_us_per_entry_noop: noop.cpu_us_per_entry,
         overhead_runs: runs,
@@ -193,6 +198,16 @@ fn sample_lines(page: &str) -> usize {
         .count()
 }
 
+/// The on/off comparison: each mode's medians, and the medians of the per-pair ratios.
+struct OnOff {
+    on: Throughput,
+    noop: Throughput,
+    /// Median over pairs of no-op entries/s over live entries/s.
+    rate_ratio: f64,
+    /// Median over pairs of live CPU per entry over no-op CPU per entry.
+    cpu_ratio: Option<f64>,
+}
+
 /// Medians over the runs of one metrics mode.
 struct Throughput {
     entries_per_s: f64,
@@ -206,10 +221,7 @@ struct Throughput {
 /// pairs whose order flips (on, off, off, on, ...), so that drifting machine load hits both modes
 /// alike. Both clusters stay up throughout, so each run also meets the same idle neighbour and
 /// stores of the same size.
-async fn on_off_throughput(
-    settings: &Settings,
-    progress: &Progress,
-) -> anyhow::Result<(Throughput, Throughput)> {
+async fn on_off_throughput(settings: &Settings, progress: &Progress) -> anyhow::Result<OnOff> {
     let start = |mode| {
         topology::start_with_metrics(
             OVERHEAD_THROUGHPUT_NODES,
@@ -257,7 +269,19 @@ async fn on_off_throughput(
             runs: rates,
         }
     };
-    Ok((summary(&on), summary(&off)))
+    let mut rate_ratios: Vec<f64> = on.iter().zip(&off).map(|(a, b)| b.0 / a.0).collect();
+    let mut cpu_ratios: Vec<f64> = on
+        .iter()
+        .zip(&off)
+        .filter(|(_, b)| b.1 > 0.0)
+        .map(|(a, b)| a.1 / b.1)
+        .collect();
+    Ok(OnOff {
+        on: summary(&on),
+        noop: summary(&off),
+        rate_ratio: median(&mut rate_ratios),
+        cpu_ratio: (!cpu_ratios.is_empty()).then(|| median(&mut cpu_ratios)),
+    })
 }
 
 /// One throughput run: entries per second to every receiver, and process CPU µs per entry.

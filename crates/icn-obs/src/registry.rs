@@ -203,7 +203,10 @@ impl NodeMetrics {
         let histograms = CATALOGUE.iter().filter(|d| d.kind == MetricKind::Histogram);
         let recorder = NodeRecorder::new(histograms.map(|d| (d.name, d.buckets)))?;
         register_catalogue(&recorder);
-        Ok(Self::with_handles(&recorder, Some(recorder.clone())))
+        let metrics = Self::with_handles(&recorder, Some(recorder.clone()));
+        // Builds the page layout now, so the first scrape is as cheap as the next ones.
+        recorder.run_upkeep();
+        Ok(metrics)
     }
 
     /// A registry whose every handle is a no-op (`Counter::noop()`, ...): nothing is stored,
