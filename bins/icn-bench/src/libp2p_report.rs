@@ -127,16 +127,7 @@ impl Libp2pReport {
                 .propagation
                 .iter()
                 .find(|r| r.nodes == p.nodes && r.topology == p.topology.to_string());
-            let _ = write!(
-                out,
-                "                 {:>5}  {:<9} {:>7.2}  {:>7.2}  {:>7.2}  {:>7}",
-                p.nodes,
-                p.topology.to_string(),
-                p.latency.p50_ms,
-                p.latency.p99_ms,
-                p.latency.max_ms,
-                p.latency.samples
-            );
+            let _ = write!(out, "{}", p.table_row());
             match ratio {
                 Some(r) => {
                     let _ = writeln!(out, "  {:>14.2}  {:>5.2}", r.p50, r.p99);

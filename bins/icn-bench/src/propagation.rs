@@ -32,6 +32,21 @@ pub struct PropagationResult {
     pub latency: Latency,
 }
 
+impl PropagationResult {
+    /// The row of the readable table: nodes, topology, p50, p99, max, samples (no newline).
+    pub fn table_row(&self) -> String {
+        format!(
+            "                 {:>5}  {:<9} {:>7.2}  {:>7.2}  {:>7.2}  {:>7}",
+            self.nodes,
+            self.topology.to_string(),
+            self.latency.p50_ms,
+            self.latency.p99_ms,
+            self.latency.max_ms,
+            self.latency.samples
+        )
+    }
+}
+
 /// Runs one propagation case on a fresh cluster.
 ///
 /// # Errors

@@ -53,16 +53,7 @@ impl Report {
             "propagation      nodes  topology   p50 ms   p99 ms   max ms  samples"
         );
         for p in &self.propagation {
-            let _ = writeln!(
-                out,
-                "                 {:>5}  {:<9} {:>7.2}  {:>7.2}  {:>7.2}  {:>7}",
-                p.nodes,
-                p.topology.to_string(),
-                p.latency.p50_ms,
-                p.latency.p99_ms,
-                p.latency.max_ms,
-                p.latency.samples
-            );
+            let _ = writeln!(out, "{}", p.table_row());
         }
         let _ = writeln!(
             out,

@@ -44,6 +44,8 @@ pub(super) type PublishReply = oneshot::Sender<Result<EntryId, GossipError>>;
 pub(super) struct Batch {
     /// Newly accepted entries, written in one transaction.
     pub to_store: Vec<Entry>,
+    /// Their ids (as the core computed them), in the same order.
+    pub ids: Vec<EntryId>,
     /// Payload bytes of `to_store`.
     pub bytes: usize,
     /// The core's outputs, performed in order once written.
@@ -63,8 +65,9 @@ impl Batch {
     }
 
     /// Adds an entry to write.
-    pub(super) fn store(&mut self, entry: Entry) {
+    pub(super) fn store(&mut self, id: EntryId, entry: Entry) {
         self.bytes += entry.payload.len();
+        self.ids.push(id);
         self.to_store.push(entry);
     }
 }
@@ -150,6 +153,7 @@ impl GossipActor {
         }
         let Batch {
             to_store,
+            ids,
             after_commit,
             publish_replies,
             ..
@@ -163,7 +167,6 @@ impl GossipActor {
         } else {
             WriteMode::Deferred
         };
-        let ids = to_store.iter().map(Entry::id).collect();
         let store = self.store.clone();
         let (visible_tx, visible) = oneshot::channel();
         let write = tokio::task::spawn_blocking(move || write(&store, &to_store, mode, visible_tx));

@@ -220,8 +220,8 @@ impl GossipActor {
         self.export_drops();
         for output in outputs {
             match output {
-                Output::Store { ref entry, .. } => {
-                    self.open.store(entry.clone());
+                Output::Store { id, ref entry, .. } => {
+                    self.open.store(id, entry.clone());
                     self.open.after_commit.push(output);
                 }
                 Output::Rejected { reason, .. } => {
