@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of the hot pure paths: the network frame codec, entry id hashing,
 //! reconciliation of two 100 k-id sets, the ledger core's apply (in order, and replays
-//! caused by ops arriving out of order), and gossip store writes (deferred and synced).
+//! caused by ops arriving out of order), gossip store writes (deferred and synced), and one
+//! Ed25519 signature made and checked (every ledger transfer costs two of each).
 
 #![allow(missing_docs)]
 
@@ -215,12 +216,27 @@ fn store_write(c: &mut Criterion) {
     group.finish();
 }
 
+/// Signing and checking a 200-byte message (about a ledger op): what each signature costs.
+fn signature(c: &mut Criterion) {
+    let keypair = Keypair::generate();
+    let did = keypair.did();
+    let message = [0x42u8; 200];
+    let signed = keypair.sign(&message);
+    let mut group = c.benchmark_group("signature");
+    group.bench_function("sign", |b| b.iter(|| keypair.sign(black_box(&message))));
+    group.bench_function("verify", |b| {
+        b.iter(|| did.verify(black_box(&message), &signed).expect("valid"))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     frame_codec,
     entry_id,
     reconciliation,
     ledger_apply,
-    store_write
+    store_write,
+    signature
 );
 criterion_main!(benches);

@@ -38,6 +38,9 @@ pub struct LedgerResult {
     pub cluster_tps: f64,
     /// Transfers made in the cluster run.
     pub cluster_transfers: u64,
+    /// Milliseconds from the last acknowledged transfer of the cluster run until every node
+    /// had applied every transfer (how far delivery lagged behind the payers).
+    pub cluster_catch_up_ms: f64,
     /// Nodes of the cluster run.
     pub cluster_nodes: usize,
 }
@@ -59,7 +62,7 @@ pub async fn run(settings: &Settings, progress: &Progress) -> anyhow::Result<Led
     let cluster = topology::start(n, Graph::Mesh, TOPIC).await?;
     let outcome = across(&cluster, settings.ledger_duration).await;
     cluster.shutdown().await?;
-    let (cluster_transfers, cluster_elapsed) = outcome?;
+    let (cluster_transfers, cluster_elapsed, catch_up) = outcome?;
     progress.inc(1);
 
     Ok(LedgerResult {
@@ -67,6 +70,7 @@ pub async fn run(settings: &Settings, progress: &Progress) -> anyhow::Result<Led
         single_node_transfers,
         cluster_tps: cluster_transfers as f64 / cluster_elapsed.as_secs_f64(),
         cluster_transfers,
+        cluster_catch_up_ms: catch_up.as_secs_f64() * 1e3,
         cluster_nodes: n,
     })
 }
@@ -88,9 +92,12 @@ async fn single_node(cluster: &Cluster, duration: Duration) -> anyhow::Result<(u
     Ok((made, started.elapsed()))
 }
 
-/// Every node pays the next one for `duration`; returns transfers and the time until every node
-/// has applied all of them.
-async fn across(cluster: &Cluster, duration: Duration) -> anyhow::Result<(u64, Duration)> {
+/// Every node pays the next one for `duration`; returns transfers, the time until every node
+/// has applied all of them, and the part of it after the last transfer was acknowledged.
+async fn across(
+    cluster: &Cluster,
+    duration: Duration,
+) -> anyhow::Result<(u64, Duration, Duration)> {
     let n = cluster.len();
     let ledgers = (0..n)
         .map(|i| ledger(cluster, i))
@@ -116,13 +123,14 @@ async fn across(cluster: &Cluster, duration: Duration) -> anyhow::Result<(u64, D
         made += done??;
     }
     let target = before + made;
+    let paid = Instant::now();
     wait_until(
         CONVERGE_TIMEOUT,
         "every transfer applied everywhere",
         || async { applied(&ledgers).await.is_ok_and(|least| least >= target) },
     )
     .await?;
-    Ok((made, started.elapsed()))
+    Ok((made, started.elapsed(), paid.elapsed()))
 }
 
 /// The fewest applied transfers over `ledgers`.

@@ -48,17 +48,21 @@ impl Report {
             "icn-bench ({} run, {} CPUs, {:.0} s)\n",
             self.mode, self.cpus, self.elapsed_s
         );
-        let _ = writeln!(
-            out,
-            "propagation      nodes  topology   p50 ms   p99 ms   max ms  samples"
-        );
+        if !self.propagation.is_empty() {
+            let _ = writeln!(
+                out,
+                "propagation      nodes  topology   p50 ms   p99 ms   max ms  samples"
+            );
+        }
         for p in &self.propagation {
             let _ = writeln!(out, "{}", p.table_row());
         }
-        let _ = writeln!(
-            out,
-            "\nthroughput       bytes  entries/s     MB/s  quinn MB/s  ratio"
-        );
+        if !self.throughput.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nthroughput       bytes  entries/s     MB/s  quinn MB/s  ratio"
+            );
+        }
         for t in &self.throughput {
             let _ = writeln!(
                 out,
@@ -72,8 +76,9 @@ impl Report {
         if let Some(l) = &self.ledger {
             let _ = writeln!(
                 out,
-                "\nledger           one node {:.0} transfers/s; {} nodes {:.0} transfers/s",
-                l.single_node_tps, l.cluster_nodes, l.cluster_tps
+                "\nledger           one node {:.0} transfers/s; {} nodes {:.0} transfers/s \
+                 (caught up {:.0} ms after the last payment)",
+                l.single_node_tps, l.cluster_nodes, l.cluster_tps, l.cluster_catch_up_ms
             );
         }
         if let Some(m) = &self.metrics {

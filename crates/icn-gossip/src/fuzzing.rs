@@ -63,6 +63,7 @@ fn config() -> GossipConfig {
         },
         max_pending_requests: 16,
         max_outstanding_per_peer: 6,
+        max_pending_per_peer: 10,
         max_ids_per_message: 8,
         max_announcers_per_id: 2,
         max_topics_per_peer: 3,

@@ -52,6 +52,7 @@ async fn tiny_run_reports_every_scenario() {
     for key in [
         "ledger.single_node_tps",
         "ledger.cluster_tps",
+        "ledger.cluster_catch_up_ms",
         "metrics.counter_ns_cached",
         "metrics.counter_ns_macro",
         "metrics.render_ms_1k",

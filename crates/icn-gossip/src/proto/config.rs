@@ -15,9 +15,13 @@ pub struct GossipConfig {
     pub max_request_tries: u32,
     /// Most ids being fetched at once, over all peers (4096): each costs a few hundred bytes.
     pub max_pending_requests: usize,
-    /// Most ids requested from one peer and not yet answered (256), so one slow or hostile
-    /// peer cannot occupy every pending slot.
+    /// Most ids requested from one peer and not yet answered (256); more of its ids wait for
+    /// a free slot.
     pub max_outstanding_per_peer: usize,
+    /// Most pending ids one peer introduced (announced first), asked or waiting for a free
+    /// request slot (1024). Its announces beyond that are dropped as `peer_busy`, so one slow
+    /// or hostile peer cannot occupy every pending slot.
+    pub max_pending_per_peer: usize,
     /// Most ids in one `Announce`, `Request`, `Response` or reconcile `have` (1024); larger
     /// batches are split when sending and truncated (counted) when receiving.
     pub max_ids_per_message: usize,
@@ -56,6 +60,7 @@ impl Default for GossipConfig {
             max_request_tries: 3,
             max_pending_requests: 4096,
             max_outstanding_per_peer: 256,
+            max_pending_per_peer: 1024,
             max_ids_per_message: 1024,
             max_announcers_per_id: 4,
             max_topics_per_peer: 1024,

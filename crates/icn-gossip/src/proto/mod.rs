@@ -76,6 +76,8 @@ struct Peer {
     topics: BTreeSet<Topic>,
     /// Ids requested from it and not answered yet (bounded by `max_outstanding_per_peer`).
     outstanding: usize,
+    /// Pending ids it announced first (bounded by `max_pending_per_peer`).
+    introduced: usize,
     /// What it asked of us in the current rate window.
     budget: budget::Budget,
 }
@@ -94,6 +96,8 @@ pub struct GossipCore {
     peers: BTreeMap<Did, Peer>,
     /// Ids being fetched.
     pending: BTreeMap<EntryId, Pending>,
+    /// Arrival number of the next pending id: waiting ids are asked for oldest first.
+    next_arrival: u64,
     /// Reconciliations we initiated, with the time of their last message.
     sessions: BTreeMap<(Did, Topic), u64>,
     /// When the next anti-entropy round is due; set (with a random phase) on the first tick.
@@ -148,6 +152,7 @@ impl GossipCore {
             index,
             peers: BTreeMap::new(),
             pending: BTreeMap::new(),
+            next_arrival: 0,
             sessions: BTreeMap::new(),
             next_anti_entropy_ms: None,
             stats: Stats::default(),
@@ -258,6 +263,7 @@ impl GossipCore {
                 .map(|p| p.outstanding)
                 .max()
                 .unwrap_or(0),
+            max_introduced: self.peers.values().map(|p| p.introduced).max().unwrap_or(0),
             max_announcers: self
                 .pending
                 .values()
@@ -278,6 +284,7 @@ impl GossipCore {
         let checks = [
             ("pending", m.pending, c.max_pending_requests),
             ("outstanding", m.max_outstanding, c.max_outstanding_per_peer),
+            ("introduced", m.max_introduced, c.max_pending_per_peer),
             ("announcers", m.max_announcers, c.max_announcers_per_id),
             ("sessions", m.sessions, c.max_reconcile_sessions),
             ("peer topics", m.max_peer_topics, c.max_topics_per_peer),
@@ -313,33 +320,7 @@ impl GossipCore {
                 return Err(format!("{id:?} indexed but not in its topic"));
             }
         }
-        let mut outstanding: BTreeMap<Did, usize> = BTreeMap::new();
-        for (id, p) in &self.pending {
-            if self.index.contains_key(id) {
-                return Err(format!("{id:?} both held and pending"));
-            }
-            if p.announcers.is_empty() {
-                return Err(format!("{id:?} pending with no announcer"));
-            }
-            if let Some(asked) = p.asked {
-                if !p.announcers.contains(&asked) || !self.peers.contains_key(&asked) {
-                    return Err(format!(
-                        "{id:?} asked from a peer that is not a live announcer"
-                    ));
-                }
-                *outstanding.entry(asked).or_default() += 1;
-            }
-        }
-        for (did, peer) in &self.peers {
-            let expected = outstanding.get(did).copied().unwrap_or(0);
-            if peer.outstanding != expected {
-                return Err(format!(
-                    "peer {} outstanding {} but {expected} pending ids asked from it",
-                    did.short(),
-                    peer.outstanding
-                ));
-            }
-        }
+        self.check_pending()?;
         if !self.announce_batch.is_empty() || !self.request_batch.is_empty() {
             return Err("batches not flushed".into());
         }

@@ -1,5 +1,14 @@
 //! Fetching entries: which ids to request from whom, timeouts and retries, and the checks on
 //! every entry a peer sends.
+//!
+//! An announced id we lack becomes pending. It is asked at once from its announcer when that
+//! peer has a free request slot (`max_outstanding_per_peer`), and otherwise waits, oldest
+//! first, until a response or a timeout frees one: a burst of announces is fetched at the
+//! rate the peer answers instead of being dropped. Only ids beyond what one peer may have
+//! pending (`max_pending_per_peer`), or beyond the pending cap, are dropped; anti-entropy
+//! finds those later.
+
+use std::collections::BTreeMap;
 
 use icn_identity::Did;
 
@@ -23,6 +32,11 @@ pub(super) struct Pending {
     pub(super) tries: u32,
     /// Reported by a reconciliation rather than an announce (for accounting).
     pub(super) anti_entropy: bool,
+    /// The peer whose announce made it pending, while that peer is up (counted in its
+    /// `introduced`).
+    pub(super) introduced_by: Option<Did>,
+    /// Arrival number: waiting ids are asked for in this order.
+    pub(super) arrival: u64,
 }
 
 impl GossipCore {
@@ -56,23 +70,30 @@ impl GossipCore {
             let Some(peer) = self.peers.get_mut(&from) else {
                 return;
             };
-            if peer.outstanding >= self.config.max_outstanding_per_peer {
+            if peer.introduced >= self.config.max_pending_per_peer {
                 self.stats.drop_n(DropReason::PeerBusy, 1);
                 continue;
             }
-            peer.outstanding += 1;
+            peer.introduced += 1;
+            let asked = (peer.outstanding < self.config.max_outstanding_per_peer).then(|| {
+                peer.outstanding += 1;
+                self.request_batch.entry(from).or_default().push(id);
+                from
+            });
             self.pending.insert(
                 id,
                 Pending {
                     topic: topic.clone(),
                     announcers: vec![from],
-                    asked: Some(from),
+                    asked,
                     deadline_ms: now.saturating_add(self.config.request_timeout_ms),
                     tries: 0,
                     anti_entropy,
+                    introduced_by: Some(from),
+                    arrival: self.next_arrival,
                 },
             );
-            self.request_batch.entry(from).or_default().push(id);
+            self.next_arrival += 1;
         }
     }
 
@@ -103,6 +124,8 @@ impl GossipCore {
         for entry in entries.into_iter().take(max) {
             self.receive(from, entry);
         }
+        // The answered ids freed request slots: ask for waiting ids now, not at the next tick.
+        self.assign_waiting();
     }
 
     /// Checks one entry from `from`, cheapest and most selective checks first, and stores it.
@@ -161,7 +184,7 @@ impl GossipCore {
             peer.outstanding = peer.outstanding.saturating_sub(1);
         }
         if gave_up || no_source {
-            self.pending.remove(id);
+            self.remove_pending(id);
             let reason = if gave_up {
                 DropReason::GaveUp
             } else {
@@ -171,13 +194,17 @@ impl GossipCore {
         }
     }
 
-    /// Removes a pending id, releasing the slot of the peer asked.
+    /// Removes a pending id, releasing the slot of the peer asked and the count of the peer
+    /// that introduced it.
     pub(super) fn remove_pending(&mut self, id: &EntryId) {
         let Some(p) = self.pending.remove(id) else {
             return;
         };
         if let Some(peer) = p.asked.and_then(|asked| self.peers.get_mut(&asked)) {
             peer.outstanding = peer.outstanding.saturating_sub(1);
+        }
+        if let Some(peer) = p.introduced_by.and_then(|by| self.peers.get_mut(&by)) {
+            peer.introduced = peer.introduced.saturating_sub(1);
         }
     }
 
@@ -188,6 +215,9 @@ impl GossipCore {
             p.announcers.retain(|a| *a != peer);
             if p.asked == Some(peer) {
                 p.asked = None;
+            }
+            if p.introduced_by == Some(peer) {
+                p.introduced_by = None;
             }
             if p.announcers.is_empty() {
                 orphans.push(*id);
@@ -219,25 +249,26 @@ impl GossipCore {
                 peer.outstanding = peer.outstanding.saturating_sub(1);
             }
             if gave_up {
-                self.pending.remove(&id);
+                self.remove_pending(&id);
                 self.stats.drop_n(DropReason::GaveUp, 1);
             }
         }
     }
 
-    /// Asks an announcer with spare capacity for every waiting id, rotating through the
-    /// announcers so a retry goes to another peer when there is one.
+    /// Asks an announcer with spare capacity for every waiting id, oldest first, rotating
+    /// through the announcers so a retry goes to another peer when there is one.
     pub(super) fn assign_waiting(&mut self) {
         let now = self.now_ms;
         let max = self.config.max_outstanding_per_peer;
         let timeout = self.config.request_timeout_ms;
-        let waiting: Vec<EntryId> = self
+        let mut waiting: Vec<(u64, EntryId)> = self
             .pending
             .iter()
             .filter(|(_, p)| p.asked.is_none())
-            .map(|(id, _)| *id)
+            .map(|(id, p)| (p.arrival, *id))
             .collect();
-        for id in waiting {
+        waiting.sort_unstable();
+        for (_, id) in waiting {
             let Some(p) = self.pending.get_mut(&id) else {
                 continue;
             };
@@ -256,5 +287,50 @@ impl GossipCore {
             }
             self.request_batch.entry(asked).or_default().push(id);
         }
+    }
+}
+
+impl GossipCore {
+    /// The pending ids agree with the peers' `outstanding` and `introduced` counts, and every
+    /// asked peer is a live announcer.
+    pub(super) fn check_pending(&self) -> Result<(), String> {
+        let mut outstanding: BTreeMap<Did, usize> = BTreeMap::new();
+        let mut introduced: BTreeMap<Did, usize> = BTreeMap::new();
+        for (id, p) in &self.pending {
+            if self.index.contains_key(id) {
+                return Err(format!("{id:?} both held and pending"));
+            }
+            if p.announcers.is_empty() {
+                return Err(format!("{id:?} pending with no announcer"));
+            }
+            if let Some(asked) = p.asked {
+                if !p.announcers.contains(&asked) || !self.peers.contains_key(&asked) {
+                    return Err(format!(
+                        "{id:?} asked from a peer that is not a live announcer"
+                    ));
+                }
+                *outstanding.entry(asked).or_default() += 1;
+            }
+            if let Some(by) = p.introduced_by {
+                if !self.peers.contains_key(&by) {
+                    return Err(format!("{id:?} introduced by a peer that is down"));
+                }
+                *introduced.entry(by).or_default() += 1;
+            }
+        }
+        for (did, peer) in &self.peers {
+            let asked = outstanding.get(did).copied().unwrap_or(0);
+            let pending = introduced.get(did).copied().unwrap_or(0);
+            if peer.outstanding != asked || peer.introduced != pending {
+                return Err(format!(
+                    "peer {}: outstanding {} and introduced {}, but {asked} pending ids asked from \
+                     it and {pending} introduced by it",
+                    did.short(),
+                    peer.outstanding,
+                    peer.introduced
+                ));
+            }
+        }
+        Ok(())
     }
 }

@@ -19,7 +19,7 @@ pub enum DropReason {
     TooManyTopics,
     /// An id not requested because `max_pending_requests` was reached.
     PendingFull,
-    /// An id not requested because its announcer had `max_outstanding_per_peer` requests.
+    /// An id not fetched because its announcer already had `max_pending_per_peer` ids pending.
     PeerBusy,
     /// A requested id abandoned after `max_request_tries` attempts.
     GaveUp,
@@ -136,6 +136,8 @@ pub struct MemoryStats {
     pub pending: usize,
     /// Most ids outstanding at one peer.
     pub max_outstanding: usize,
+    /// Most pending ids introduced by one peer.
+    pub max_introduced: usize,
     /// Most announcers remembered for one pending id.
     pub max_announcers: usize,
     /// Reconciliations we initiated that are still open.

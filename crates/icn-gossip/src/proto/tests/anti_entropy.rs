@@ -136,6 +136,7 @@ fn large_differences_take_several_rounds_within_caps() {
         max_ids_per_message: 16,
         max_pending_requests: 20,
         max_outstanding_per_peer: 8,
+        max_pending_per_peer: 12,
         ..GossipConfig::default()
     };
     let a = entries("a", 0..100);

@@ -85,10 +85,41 @@ fn peer_down_moves_requests_to_another_announcer() {
 }
 
 #[test]
+fn ids_of_a_busy_announcer_wait_for_a_free_slot_oldest_first() {
+    let config = GossipConfig {
+        max_outstanding_per_peer: 2,
+        max_pending_per_peer: 5,
+        ..GossipConfig::default()
+    };
+    let mut core = core_with(config, &["a"]);
+    core.handle(up(1, &["a"]), T0);
+    let entries: Vec<Entry> = (0..6).map(|i| entry(9, "a", i)).collect();
+    let id: Vec<EntryId> = entries.iter().map(Entry::id).collect();
+    // Two are asked, three wait, the sixth is over the peer's pending share.
+    let out = core.handle(msg(1, announce("a", &id)), T0);
+    assert_eq!(requests(&out), vec![(did(1), id[..2].to_vec())]);
+    assert_eq!(core.pending_requests(), 5);
+    assert_eq!(core.stats().dropped(DropReason::PeerBusy), 1);
+    // Each answer frees a slot, and the oldest waiting id is asked at once, before any tick.
+    let out = core.handle(msg(1, response(&entries[..1])), T0 + 1);
+    assert_eq!(requests(&out), vec![(did(1), id[2..3].to_vec())]);
+    let out = core.handle(msg(1, response(&entries[1..3])), T0 + 2);
+    assert_eq!(requests(&out), vec![(did(1), id[3..5].to_vec())]);
+    core.check_invariants().expect("consistent while waiting");
+    let out = core.handle(msg(1, response(&entries[3..5])), T0 + 3);
+    assert!(requests(&out).is_empty());
+    assert_eq!(core.pending_requests(), 0);
+    assert!(entries[..5].iter().all(|e| core.has(&e.id())));
+    assert_eq!(core.memory().max_introduced, 0);
+    core.check_invariants().expect("consistent when done");
+}
+
+#[test]
 fn caps_drop_work_instead_of_growing() {
     let config = GossipConfig {
         max_pending_requests: 10,
         max_outstanding_per_peer: 4,
+        max_pending_per_peer: 5,
         max_ids_per_message: 6,
         max_announcers_per_id: 2,
         ..GossipConfig::default()
@@ -98,17 +129,19 @@ fn caps_drop_work_instead_of_growing() {
         core.handle(up(p, &["a"]), T0);
     }
     let all = ids(30);
-    // 8 ids: 2 over the message cap; of the 6 left, 4 fit peer 1's outstanding cap.
+    // 8 ids: 2 over the message cap; of the 6 left, 5 fit peer 1's pending share, and 4 of
+    // those its outstanding cap (the fifth waits).
     let out = core.handle(msg(1, announce("a", &all[..8])), T0);
     assert_eq!(requests(&out), vec![(did(1), all[..4].to_vec())]);
     assert_eq!(core.stats().dropped(DropReason::TooManyIds), 2);
-    assert_eq!(core.stats().dropped(DropReason::PeerBusy), 2);
+    assert_eq!(core.stats().dropped(DropReason::PeerBusy), 1);
+    assert_eq!(core.pending_requests(), 5);
     // Peers 2 and 3 fill the pending cap (10).
     core.handle(msg(2, announce("a", &all[10..14])), T0);
     let out = core.handle(msg(3, announce("a", &all[14..18])), T0);
-    assert_eq!(requests(&out), vec![(did(3), all[14..16].to_vec())]);
+    assert_eq!(requests(&out), vec![(did(3), all[14..15].to_vec())]);
     assert_eq!(core.pending_requests(), 10);
-    assert_eq!(core.stats().dropped(DropReason::PendingFull), 2);
+    assert_eq!(core.stats().dropped(DropReason::PendingFull), 3);
     // Announcers per id are capped too.
     for p in 2..=5 {
         core.handle(msg(p, announce("a", &all[..1])), T0);
@@ -116,6 +149,7 @@ fn caps_drop_work_instead_of_growing() {
     let m = core.memory();
     assert_eq!(m.max_announcers, 2);
     assert_eq!(m.max_outstanding, 4);
+    assert_eq!(m.max_introduced, 5);
     core.check_invariants().expect("caps");
     // Oversized requests and responses are truncated.
     let out = core.handle(msg(1, GossipMessage::Request { ids: all.clone() }), T0);

@@ -48,9 +48,8 @@ fn rejects_bad_signature_and_retries_elsewhere() {
     assert_eq!(rejected(&out), vec![RejectReason::BadSignature]);
     assert!(!core.has(&e.id()));
     assert_eq!(core.stats().rejected(RejectReason::BadSignature), 1);
-    // Still pending; the next tick asks the other announcer.
+    // Still pending, and asked at once from the other announcer.
     assert_eq!(core.pending_requests(), 1);
-    let out = core.handle(Input::Tick, T0 + 1);
     assert_eq!(requests(&out), vec![(did(2), vec![e.id()])]);
     let out = core.handle(msg(2, response(std::slice::from_ref(&e))), T0 + 2);
     assert_eq!(stored(&out), vec![e.id()]);

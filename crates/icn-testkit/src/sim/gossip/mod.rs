@@ -83,6 +83,7 @@ impl Default for GossipSimConfig {
                 },
                 max_pending_requests: 32,
                 max_outstanding_per_peer: 12,
+                max_pending_per_peer: 20,
                 max_ids_per_message: 32,
                 max_announcers_per_id: 3,
                 max_reconcile_sessions: 4,
