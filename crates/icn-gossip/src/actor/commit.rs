@@ -14,8 +14,16 @@
 //! author holds its own entries durably, so a crash loses only what this node fetches again by
 //! anti-entropy. Deferred writes are made durable by the next sync, at most
 //! [`RELAYED_SYNC_INTERVAL`] later.
+//!
+//! A batch's messages go out merged: one `Announce` per peer and topic, and one store read and
+//! `Response` set per requesting peer, whatever the number of publishes and requests the batch
+//! took in. Requests for entries we lack wait for no write: they go out once the actor has
+//! taken in what was waiting, one `Request` per peer.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use icn_identity::Did;
 
 use icn_obs::labels::StorageErrorReason;
 use tokio::sync::oneshot;
@@ -24,8 +32,10 @@ use tokio::task::JoinHandle;
 use super::{GossipActor, GossipError, now_ms};
 use crate::db_file::DbFailure;
 use crate::entry::{Entry, EntryId};
+use crate::message::GossipMessage;
 use crate::proto::{Input, Output};
 use crate::store::{GossipStore, StoreError, WriteMode};
+use crate::topic::Topic;
 
 /// Longest time a relayed entry stays written but not synced to the disk.
 pub const RELAYED_SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -278,10 +288,53 @@ impl GossipActor {
         self.update_gauges();
     }
 
+    /// Performs a batch's effects, merging its announces per peer and topic and the entries
+    /// each peer requested (chunks of `max_ids_per_message`).
     fn perform_effects(&mut self, effects: Vec<Output>) {
         let now = now_ms();
+        let mut announces: BTreeMap<(Did, Topic), Vec<EntryId>> = BTreeMap::new();
+        let mut requested: BTreeMap<Did, Vec<EntryId>> = BTreeMap::new();
         for output in effects {
-            self.perform(output, now);
+            match output {
+                Output::Send {
+                    to,
+                    msg: GossipMessage::Announce { topic, ids },
+                } => announces.entry((to, topic)).or_default().extend(ids),
+                Output::SendEntries { to, ids } => requested.entry(to).or_default().extend(ids),
+                other => self.perform(other, now),
+            }
+        }
+        let max = self.core.config().max_ids_per_message.max(1);
+        for ((to, topic), ids) in announces {
+            for chunk in ids.chunks(max) {
+                let msg = GossipMessage::Announce {
+                    topic: topic.clone(),
+                    ids: chunk.to_vec(),
+                };
+                self.send(to, &msg);
+            }
+        }
+        for (to, ids) in requested {
+            for chunk in ids.chunks(max) {
+                let output = Output::SendEntries {
+                    to,
+                    ids: chunk.to_vec(),
+                };
+                self.perform(output, now);
+            }
+        }
+    }
+
+    /// Sends the requests the inputs taken in so far produced, one message per peer.
+    pub(super) fn send_requests(&mut self) {
+        let max = self.core.config().max_ids_per_message.max(1);
+        for (to, ids) in std::mem::take(&mut self.requests) {
+            for chunk in ids.chunks(max) {
+                let msg = GossipMessage::Request {
+                    ids: chunk.to_vec(),
+                };
+                self.send(to, &msg);
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ use icn_obs::labels::{GossipDropReason, GossipRejectReason};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::entry::{Entry, RejectReason};
+use crate::entry::{Entry, EntryId, RejectReason};
 use crate::message::{self, GossipMessage};
 use crate::proto::{DropReason, GossipConfig, GossipCore, Input, Output, Source};
 use crate::store::{GossipStore, StoreError};
@@ -41,6 +41,11 @@ pub const BATCH: usize = 256;
 pub const SUBSCRIBER_BUFFER: usize = 1024;
 /// How often the core gets a `Tick`.
 const TICK: Duration = Duration::from_millis(100);
+
+/// Size a `Response` is packed up to (one entry larger than it goes alone): large answers
+/// go out as a stream of messages the requester can check and store one by one, instead of
+/// one frame it must receive whole first.
+const RESPONSE_TARGET_BYTES: usize = 256 * 1024;
 
 /// The actor; build with [`GossipActor::new`] and run with [`GossipActor::run`].
 pub struct GossipActor {
@@ -61,6 +66,9 @@ pub struct GossipActor {
     in_flight: Option<InFlight>,
     /// Deferred writes not yet synced.
     unsynced: Unsynced,
+    /// Requests produced by the inputs taken in, per peer, not yet sent (they wait for no
+    /// write; see [`Self::send_requests`]).
+    requests: BTreeMap<Did, Vec<EntryId>>,
 }
 
 fn now_ms() -> u64 {
@@ -142,6 +150,7 @@ impl GossipActor {
             open: Batch::default(),
             in_flight: None,
             unsynced: Unsynced::default(),
+            requests: BTreeMap::new(),
         };
         actor.update_gauges();
         Ok((actor, handle))
@@ -173,6 +182,7 @@ impl GossipActor {
                 },
             }
             self.take_waiting();
+            self.send_requests();
             self.start_write();
         }
         self.flush_all().await;
@@ -229,6 +239,10 @@ impl GossipActor {
                     rejected = Some(reason);
                 }
                 Output::AntiEntropyStarted { .. } => self.metrics.anti_entropy_rounds.increment(1),
+                Output::Send {
+                    to,
+                    msg: GossipMessage::Request { ids },
+                } => self.requests.entry(to).or_default().extend(ids),
                 Output::TopicsChanged(topics) => {
                     self.network
                         .set_topics(topics.iter().map(|t| t.as_str().to_string()).collect());
@@ -336,7 +350,8 @@ impl GossipActor {
             Output::Send { to, msg } => self.send(to, &msg),
             Output::SendEntries { to, ids } => match self.store.get_many(&ids) {
                 Ok(entries) => {
-                    for msg in message::pack_entries(entries, self.max_message) {
+                    let target = self.max_message.min(RESPONSE_TARGET_BYTES);
+                    for msg in message::pack_entries(entries, target) {
                         self.send(to, &msg);
                     }
                 }

@@ -335,3 +335,60 @@ async fn anti_entropy_rounds_and_bytes_are_counted_and_slow_subscribers_lag() {
     assert_eq!(page.get("icn_gossip_entries_published_total"), 1100.0);
     cluster.shutdown().await.unwrap();
 }
+
+/// A burst of publishes is announced, requested and answered in merged messages: one announce
+/// per peer for what one write took in, one request per peer for what one turn of the actor
+/// took in, and answers packed up to 256 KiB (64 KiB entries stream as several responses).
+#[tokio::test]
+async fn a_burst_of_publishes_travels_in_merged_messages() {
+    const BURST: usize = 200;
+    const LARGE: usize = 8;
+    let cluster = Cluster::start_with(3, Topology::FullMesh, |_, c| {
+        c.gossip.topics = vec!["news".into()];
+    })
+    .await
+    .unwrap();
+    wait_until(T, "mesh connected", || async {
+        (0..3).all(|i| cluster.peers_of(i).len() == 2)
+    })
+    .await
+    .unwrap();
+    let gossip = cluster.node(0).gossip().unwrap().clone();
+    // Each burst is in the actor's queue at once: the first publish's write takes the rest in.
+    for payloads in [
+        (0..BURST)
+            .map(|i| i.to_le_bytes().to_vec())
+            .collect::<Vec<_>>(),
+        (0..LARGE).map(|i| vec![i as u8; 64 * 1024]).collect(),
+    ] {
+        let mut burst = tokio::task::JoinSet::new();
+        for payload in payloads {
+            let gossip = gossip.clone();
+            burst.spawn(async move { gossip.publish(topic(), payload).await });
+        }
+        while let Some(published) = burst.join_next().await {
+            published.unwrap().unwrap();
+        }
+    }
+    let total = BURST + LARGE;
+    wait_until(T, "the burst everywhere", || async {
+        entries(&cluster, 1).await == total && entries(&cluster, 2).await == total
+    })
+    .await
+    .unwrap();
+    let p0 = cluster.scrape(0).await.unwrap();
+    let announces = p0.get("icn_gossip_announces_sent_total");
+    // One announce per entry per peer would be 416.
+    assert!(announces <= (total / 4) as f64, "{announces} announces");
+    for i in 1..3 {
+        let page = cluster.scrape(i).await.unwrap();
+        let requests = page.get("icn_gossip_requests_sent_total");
+        assert!(
+            requests <= (total / 4) as f64,
+            "node {i}: {requests} requests"
+        );
+        // The 8 large entries (512 KiB) need at least two responses of up to 256 KiB.
+        assert!(page.get("icn_gossip_responses_received_total") >= 2.0);
+    }
+    cluster.shutdown().await.unwrap();
+}
