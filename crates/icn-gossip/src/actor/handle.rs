@@ -1,6 +1,9 @@
 //! [`GossipHandle`]: the cheap, cloneable way in to the gossip actor, and the [`Subscription`]
 //! streams it hands out.
 
+use std::sync::Arc;
+
+use icn_identity::Keypair;
 use icn_obs::Counter;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -65,9 +68,10 @@ impl Subscription {
 }
 
 pub(super) enum Command {
+    /// An entry the handle signed with the node's key (in the caller's task, so signatures
+    /// of concurrent publishers use every core instead of the actor's one).
     Publish {
-        topic: Topic,
-        payload: Vec<u8>,
+        entry: Entry,
         reply: oneshot::Sender<Result<EntryId, GossipError>>,
     },
     Join {
@@ -88,6 +92,8 @@ pub(super) enum Command {
 #[derive(Clone)]
 pub struct GossipHandle {
     pub(super) commands: mpsc::Sender<Command>,
+    /// The node's key: publishes are signed by the caller (see [`Command::Publish`]).
+    pub(super) keypair: Arc<Keypair>,
     pub(super) store: GossipStore,
     /// The one counter subscriptions need (not the whole handle struct: callers clone the
     /// handle per request, and cloning ~30 metric handles showed in profiles).
@@ -113,12 +119,8 @@ impl GossipHandle {
     /// # Errors
     /// [`GossipError`].
     pub async fn publish(&self, topic: Topic, payload: Vec<u8>) -> Result<EntryId, GossipError> {
-        self.call(|reply| Command::Publish {
-            topic,
-            payload,
-            reply,
-        })
-        .await?
+        let entry = Entry::sign(&self.keypair, topic, super::now_ms(), payload);
+        self.call(|reply| Command::Publish { entry, reply }).await?
     }
 
     /// Joins a topic durably; returns false if it was already joined.

@@ -50,7 +50,6 @@ const RESPONSE_TARGET_BYTES: usize = 256 * 1024;
 /// The actor; build with [`GossipActor::new`] and run with [`GossipActor::run`].
 pub struct GossipActor {
     core: GossipCore,
-    keypair: Keypair,
     store: GossipStore,
     network: NetworkHandle,
     metrics: GossipMetrics,
@@ -133,12 +132,12 @@ impl GossipActor {
         let (tx, commands) = mpsc::channel(COMMAND_CAPACITY);
         let handle = GossipHandle {
             commands: tx,
+            keypair: std::sync::Arc::new(keypair.clone()),
             store: store.clone(),
             lagged: metrics.subscriber_lagged.clone(),
         };
         let actor = Self {
             core,
-            keypair,
             store,
             network,
             metrics,
@@ -281,11 +280,8 @@ impl GossipActor {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Publish {
-                topic,
-                payload,
-                reply,
-            } => {
+            Command::Publish { entry, reply } => {
+                let topic = entry.topic.clone();
                 if !self.core.is_subscribed(&topic) {
                     if let Err(e) = self.store.set_topic(&topic, true) {
                         let _ = reply.send(Err(e.into()));
@@ -293,7 +289,6 @@ impl GossipActor {
                     }
                     self.input(Input::Subscribe(topic.clone()));
                 }
-                let entry = Entry::sign(&self.keypair, topic, now_ms(), payload);
                 let id = entry.id();
                 let before = self.open.to_store.len();
                 match self.input(Input::Publish(entry)) {
