@@ -9,7 +9,7 @@ pub fn markdown() -> String {
     let mut out = String::new();
     out.push_str("# Metrics reference\n\n");
     out.push_str(
-        "Generated from the catalogue in `crates/icn-obs/src/catalogue.rs` by \
+        "Generated from the catalogue in `crates/icn-obs/src/catalogue/` by \
          `icnd metrics --markdown`; a test fails when this file is out of date.\n\n",
     );
     out.push_str(

@@ -258,6 +258,11 @@ impl GossipCore {
     /// Asks an announcer with spare capacity for every waiting id, oldest first, rotating
     /// through the announcers so a retry goes to another peer when there is one.
     pub(super) fn assign_waiting(&mut self) {
+        // Every asked id counts in one peer's `outstanding`: none waits when they add up.
+        let asked: usize = self.peers.values().map(|p| p.outstanding).sum();
+        if asked >= self.pending.len() {
+            return;
+        }
         let now = self.now_ms;
         let max = self.config.max_outstanding_per_peer;
         let timeout = self.config.request_timeout_ms;
