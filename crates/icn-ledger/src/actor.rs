@@ -3,8 +3,9 @@
 //! Remote ops arrive as gossip entries; the actor drains what is buffered, inserts it as one
 //! batch (at most one replay), stores the newly held ops in one transaction and updates the
 //! metrics. A local op (currency, credit limit, payment) is checked against the current state
-//! first (an overspend is refused with the balance and the limit), applied, stored durably, then
-//! published; the caller is answered once both the ledger and the gossip store hold it.
+//! first (an overspend is refused with the balance and the limit), applied, stored, then
+//! published with a sync before any peer hears of it; the caller is answered once the gossip
+//! store holds it on the disk (see `local.rs`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -152,7 +153,7 @@ impl LedgerActor {
         for op in &stored {
             if op.author == me
                 && !in_gossip.contains(&op.id())
-                && let Err(e) = gossip.publish(topic.clone(), op.encode()).await
+                && let Err(e) = gossip.publish_synced(topic.clone(), op.encode()).await
             {
                 tracing::warn!(error = %e, "cannot republish a ledger op");
             }

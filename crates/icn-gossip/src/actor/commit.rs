@@ -10,6 +10,10 @@
 //! hold an entry whose publisher has not been answered yet (as with any call that has not
 //! returned, the outcome is unknown until it does).
 //!
+//! A publish can ask for more (`GossipHandle::publish_synced`): its batch's effects wait for
+//! the sync, so no peer hears of the entry before it is on this node's disk. The ledger uses it
+//! for its own ops, whose loss after peers saw them would make the node reuse a seq.
+//!
 //! A batch of entries relayed from peers only is not synced (no fsync on the relay path): the
 //! author holds its own entries durably, so a crash loses only what this node fetches again by
 //! anti-entropy. Deferred writes are made durable by the next sync, at most
@@ -62,6 +66,9 @@ pub(super) struct Batch {
     pub after_commit: Vec<Output>,
     /// Publishers acknowledged once written.
     pub publish_replies: Vec<(EntryId, PublishReply)>,
+    /// A publish asked for its entry to be synced before anyone hears of it: the batch's
+    /// effects wait for the sync.
+    pub effects_after_sync: bool,
 }
 
 impl Batch {
@@ -105,6 +112,8 @@ pub(super) struct InFlight {
     /// The batch's effects, until they are performed (when the entries are visible).
     after_commit: Option<Vec<Output>>,
     publish_replies: Vec<(EntryId, PublishReply)>,
+    /// The effects wait for the sync (see [`Batch::effects_after_sync`]).
+    effects_after_sync: bool,
     /// Resolves once the entries are committed (visible to readers), before the sync.
     visible: Option<oneshot::Receiver<Result<(), StoreError>>>,
     /// The whole write, sync included.
@@ -166,6 +175,7 @@ impl GossipActor {
             ids,
             after_commit,
             publish_replies,
+            effects_after_sync,
             ..
         } = std::mem::take(&mut self.open);
         if to_store.is_empty() && !sync_due {
@@ -185,6 +195,7 @@ impl GossipActor {
             mode,
             after_commit: Some(after_commit),
             publish_replies,
+            effects_after_sync,
             visible: Some(visible),
             write,
         });
@@ -200,6 +211,7 @@ impl GossipActor {
                 batch.visible = None;
                 // On failure the effects are dropped when the write ends (with its error).
                 if result.is_ok()
+                    && !batch.effects_after_sync
                     && let Some(effects) = batch.after_commit.take()
                 {
                     self.perform_effects(effects);

@@ -72,6 +72,8 @@ pub(super) enum Command {
     /// of concurrent publishers use every core instead of the actor's one).
     Publish {
         entry: Entry,
+        /// Announce and deliver it only once it is synced ([`GossipHandle::publish_synced`]).
+        synced_first: bool,
         reply: oneshot::Sender<Result<EntryId, GossipError>>,
     },
     Join {
@@ -119,8 +121,36 @@ impl GossipHandle {
     /// # Errors
     /// [`GossipError`].
     pub async fn publish(&self, topic: Topic, payload: Vec<u8>) -> Result<EntryId, GossipError> {
+        self.publish_with(topic, payload, false).await
+    }
+
+    /// Like [`Self::publish`], but no peer hears of the entry (and no local subscriber gets
+    /// it) before it is synced to this node's disk: a crash can never leave peers holding an
+    /// entry this node lost. Costs the publish's sync on the way to its announce.
+    ///
+    /// # Errors
+    /// [`GossipError`].
+    pub async fn publish_synced(
+        &self,
+        topic: Topic,
+        payload: Vec<u8>,
+    ) -> Result<EntryId, GossipError> {
+        self.publish_with(topic, payload, true).await
+    }
+
+    async fn publish_with(
+        &self,
+        topic: Topic,
+        payload: Vec<u8>,
+        synced_first: bool,
+    ) -> Result<EntryId, GossipError> {
         let entry = Entry::sign(&self.keypair, topic, super::now_ms(), payload);
-        self.call(|reply| Command::Publish { entry, reply }).await?
+        self.call(|reply| Command::Publish {
+            entry,
+            synced_first,
+            reply,
+        })
+        .await?
     }
 
     /// Joins a topic durably; returns false if it was already joined.

@@ -280,7 +280,11 @@ impl GossipActor {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Publish { entry, reply } => {
+            Command::Publish {
+                entry,
+                synced_first,
+                reply,
+            } => {
                 let topic = entry.topic.clone();
                 if !self.core.is_subscribed(&topic) {
                     if let Err(e) = self.store.set_topic(&topic, true) {
@@ -297,7 +301,10 @@ impl GossipActor {
                     }
                     // New, or already held (the same content published twice): answered once
                     // the write that holds it (this one or an earlier one) is done.
-                    _ => self.open.publish_replies.push((id, reply)),
+                    _ => {
+                        self.open.effects_after_sync |= synced_first;
+                        self.open.publish_replies.push((id, reply));
+                    }
                 }
             }
             Command::Join {

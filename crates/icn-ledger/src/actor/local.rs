@@ -1,7 +1,13 @@
 //! Local ops (currency, credit limit, payment) in batches: each op is checked against the state
 //! the ops before it in the batch left (seq, timestamp, balance), applied, and the whole batch is
-//! stored in one commit before any caller hears back. One commit per batch instead of one per op
-//! is what lets many concurrent callers through (a commit costs a disk sync).
+//! stored in one commit before it is published. One commit per batch instead of one per op is
+//! what lets many concurrent callers through.
+//!
+//! The ledger store's commit is not synced: the op is published with
+//! `GossipHandle::publish_synced`, which syncs it to the gossip store before any peer hears of
+//! it, and its caller is answered after that sync. So an op a peer may hold is always on this
+//! node's disk (at start the ledger catches up from the gossip store), and a restarted node
+//! never reuses a seq peers have seen. The ledger store is synced at the next tick.
 //!
 //! Durable before it counts: when the store refuses the batch (a full disk), the core, which
 //! already holds the batch, is rebuilt from what is durable, so no refused op leaves a trace (a
@@ -39,7 +45,8 @@ impl LedgerActor {
         }
         let store = self.store.clone();
         let ops: Vec<SignedOp> = accepted.iter().map(|(op, _, _)| op.clone()).collect();
-        let stored = match tokio::task::spawn_blocking(move || store.put_batch(&ops)).await {
+        let write = move || store.put_batch_with(&ops, icn_gossip::WriteMode::Deferred);
+        let stored = match tokio::task::spawn_blocking(write).await {
             Ok(result) => result.map_err(LedgerError::Store),
             Err(e) => Err(LedgerError::Gossip(e.to_string())),
         };
@@ -54,13 +61,13 @@ impl LedgerActor {
             }
             return;
         }
-        // A durable write makes the deferred ones before it durable too.
-        self.unsynced = false;
+        // Synced at the next tick; what peers may hold is synced by gossip before they hear.
+        self.unsynced = true;
         for (signed, _, _) in &accepted {
             self.record_amount(signed);
         }
         self.update_metrics();
-        // Durable in the ledger store; publish without holding up the actor.
+        // Published without holding up the actor.
         for (signed, reply, seq) in accepted {
             self.publish(signed, Some((reply, seq)));
         }

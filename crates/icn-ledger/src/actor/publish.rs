@@ -15,21 +15,29 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl LedgerActor {
     /// Publishes an own op through gossip in a task; `reply` gets `(id, seq)` once the gossip
-    /// store holds it. When publishing fails the op is kept and published again at the next
-    /// tick, so peers never miss an op this node applied.
+    /// store holds it synced (peers hear of it only then). When publishing fails the op is
+    /// kept and published again at the next tick, so peers never miss an op this node
+    /// applied; the ledger store is synced before the caller hears of the failure, so the op
+    /// it was told is recorded survives a crash.
     pub(super) fn publish(&self, op: SignedOp, reply: Option<(LocalReply, u64)>) {
         let gossip = self.gossip.clone();
         let topic = self.topic.clone();
         let unpublished = self.unpublished.clone();
+        let store = self.store.clone();
         tokio::spawn(async move {
             let id = op.id();
-            let result = match gossip.publish(topic, op.encode()).await {
+            let result = match gossip.publish_synced(topic, op.encode()).await {
                 Ok(_) => Ok((id, 0)),
                 // Shutting down: the next start republishes own ops gossip lacks.
                 Err(GossipError::Stopped) => Err(LedgerError::Stopped),
                 Err(e) => {
                     tracing::warn!(op = %id.short(), error = %e, "cannot publish a ledger op; retrying");
                     lock(&unpublished).push(op);
+                    match tokio::task::spawn_blocking(move || store.sync()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::error!(error = %e, "ledger store sync failed"),
+                        Err(e) => tracing::error!(error = %e, "ledger store task failed"),
+                    }
                     Err(LedgerError::Unpublished {
                         id,
                         message: e.to_string(),

@@ -392,3 +392,45 @@ async fn a_burst_of_publishes_travels_in_merged_messages() {
     }
     cluster.shutdown().await.unwrap();
 }
+
+/// `publish_synced` (what the ledger uses for its own ops): by the time anyone hears of the
+/// entry, here a local subscriber, it is on the disk. A copy of the open store file taken at
+/// that moment (what a crash would leave) holds it.
+#[tokio::test]
+async fn a_synced_publish_is_on_the_disk_before_anyone_hears_of_it() {
+    let cluster = Cluster::start_with(1, Topology::Isolated, |_, c| {
+        c.gossip.topics = vec!["news".into()];
+    })
+    .await
+    .unwrap();
+    let gossip = cluster.node(0).gossip().unwrap().clone();
+    let mut subscription = gossip.subscribe(topic()).await.unwrap();
+    let path = cluster
+        .member(0)
+        .config
+        .data_dir
+        .join(icn_core::node::GOSSIP_STORE_FILE);
+    let copies = tempfile::tempdir().unwrap();
+    for i in 0..20u32 {
+        let publisher = gossip.clone();
+        let published = tokio::spawn(async move {
+            publisher
+                .publish_synced(topic(), i.to_le_bytes().to_vec())
+                .await
+        });
+        let heard = match subscription.next().await {
+            Some(icn_gossip::SubscriptionEvent::Entry(entry)) => entry,
+            other => panic!("expected the entry, got {other:?}"),
+        };
+        let copy = copies.path().join(format!("crash-{i}.redb"));
+        std::fs::copy(&path, &copy).unwrap();
+        let crashed = icn_gossip::GossipStore::open(&copy).unwrap();
+        assert_eq!(
+            crashed.get(&heard.id()).unwrap().as_ref(),
+            Some(&heard),
+            "entry {i} was delivered before it was synced"
+        );
+        assert_eq!(published.await.unwrap().unwrap(), heard.id());
+    }
+    cluster.shutdown().await.unwrap();
+}
