@@ -147,6 +147,21 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<GossipMessage, DecodeError
     }
 }
 
+/// Splits `ids` into lists of at most `max` (at least 1) for `Announce`, `Request` and
+/// `SendEntries`, in order; a list that already fits is moved, not copied.
+pub fn id_chunks(mut ids: Vec<EntryId>, max: usize) -> Vec<Vec<EntryId>> {
+    let max = max.max(1);
+    let mut chunks = Vec::with_capacity(ids.len().div_ceil(max));
+    while ids.len() > max {
+        let rest = ids.split_off(max);
+        chunks.push(std::mem::replace(&mut ids, rest));
+    }
+    if !ids.is_empty() {
+        chunks.push(ids);
+    }
+    chunks
+}
+
 /// Upper bound on the bytes `entry` adds to an encoded `Response`.
 pub fn entry_size_bound(entry: &Entry) -> usize {
     entry.topic.as_str().len() + entry.payload.len() + ENTRY_OVERHEAD_BYTES

@@ -115,23 +115,17 @@ impl Layout {
 
         let mut counters = Families::default();
         shared.registry.visit_counters(|key, cell| {
-            let (name, labels) = name_and_labels(key);
-            let prefix = series_prefix(&name, None, &labels, None);
-            let series = Series::Counter {
+            add_cell(&mut counters, key, cell, |prefix, cell| Series::Counter {
                 prefix,
-                cell: cell.clone(),
-            };
-            counters.entry(name).or_default().push((labels, series));
+                cell,
+            });
         });
         let mut gauges = Families::default();
         shared.registry.visit_gauges(|key, cell| {
-            let (name, labels) = name_and_labels(key);
-            let prefix = series_prefix(&name, None, &labels, None);
-            let series = Series::Gauge {
+            add_cell(&mut gauges, key, cell, |prefix, cell| Series::Gauge {
                 prefix,
-                cell: cell.clone(),
-            };
-            gauges.entry(name).or_default().push((labels, series));
+                cell,
+            });
         });
         let mut histograms = Families::default();
         shared.registry.visit_histograms(|key, pending| {
@@ -182,6 +176,21 @@ impl Layout {
 
 /// Series by family name, each with its label text (the sort key within the family).
 type Families = BTreeMap<String, Vec<(String, Series)>>;
+
+/// Files the counter or gauge series of `key` (`make` picks which) under its family.
+fn add_cell(
+    families: &mut Families,
+    key: &Key,
+    cell: &Arc<AtomicU64>,
+    make: fn(String, Arc<AtomicU64>) -> Series,
+) {
+    let (name, labels) = name_and_labels(key);
+    let prefix = series_prefix(&name, None, &labels, None);
+    families
+        .entry(name)
+        .or_default()
+        .push((labels, make(prefix, cell.clone())));
+}
 
 impl Series {
     fn write(&self, out: &mut String) {

@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 use super::{GossipActor, GossipError, now_ms};
 use crate::db_file::DbFailure;
 use crate::entry::{Entry, EntryId};
-use crate::message::GossipMessage;
+use crate::message::{self, GossipMessage};
 use crate::proto::{Input, Output};
 use crate::store::{GossipStore, StoreError, WriteMode};
 use crate::topic::Topic;
@@ -316,36 +316,26 @@ impl GossipActor {
                 other => self.perform(other, now),
             }
         }
-        let max = self.core.config().max_ids_per_message.max(1);
+        let max = self.core.config().max_ids_per_message;
         for ((to, topic), ids) in announces {
-            for chunk in ids.chunks(max) {
-                let msg = GossipMessage::Announce {
-                    topic: topic.clone(),
-                    ids: chunk.to_vec(),
-                };
-                self.send(to, &msg);
+            for ids in message::id_chunks(ids, max) {
+                let topic = topic.clone();
+                self.send(to, &GossipMessage::Announce { topic, ids });
             }
         }
         for (to, ids) in requested {
-            for chunk in ids.chunks(max) {
-                let output = Output::SendEntries {
-                    to,
-                    ids: chunk.to_vec(),
-                };
-                self.perform(output, now);
+            for ids in message::id_chunks(ids, max) {
+                self.perform(Output::SendEntries { to, ids }, now);
             }
         }
     }
 
     /// Sends the requests the inputs taken in so far produced, one message per peer.
     pub(super) fn send_requests(&mut self) {
-        let max = self.core.config().max_ids_per_message.max(1);
+        let max = self.core.config().max_ids_per_message;
         for (to, ids) in std::mem::take(&mut self.requests) {
-            for chunk in ids.chunks(max) {
-                let msg = GossipMessage::Request {
-                    ids: chunk.to_vec(),
-                };
-                self.send(to, &msg);
+            for ids in message::id_chunks(ids, max) {
+                self.send(to, &GossipMessage::Request { ids });
             }
         }
     }

@@ -174,3 +174,20 @@ fn oversized_encoding_is_refused() {
     };
     assert!(matches!(encode(&msg), Err(EncodeError::TooLarge { .. })));
 }
+
+#[test]
+fn id_chunks_split_in_order_and_move_a_list_that_fits() {
+    let ids: Vec<EntryId> = (0..5u8).map(|i| EntryId::from_bytes([i; 32])).collect();
+    let chunks = id_chunks(ids.clone(), 2);
+    assert_eq!(
+        chunks,
+        vec![ids[..2].to_vec(), ids[2..4].to_vec(), ids[4..].to_vec()]
+    );
+    let fits = ids.clone();
+    let at = fits.as_ptr();
+    let moved = id_chunks(fits, 5);
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].as_ptr(), at, "a list that fits is not copied");
+    assert!(id_chunks(Vec::new(), 3).is_empty());
+    assert_eq!(id_chunks(ids.clone(), 0).len(), 5, "a max of 0 counts as 1");
+}

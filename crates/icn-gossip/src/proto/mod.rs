@@ -57,7 +57,7 @@ pub use event::{Input, Output, Source};
 pub use stats::{DropReason, MemoryStats, Stats};
 
 use crate::entry::{Entry, EntryId};
-use crate::message::GossipMessage;
+use crate::message::{self, GossipMessage};
 use crate::reconcile::Id;
 use crate::topic::Topic;
 use requests::Pending;
@@ -532,7 +532,7 @@ impl GossipCore {
 
     /// Sends the announces and requests batched during this call.
     fn flush(&mut self) {
-        let max = self.config.max_ids_per_message.max(1);
+        let max = self.config.max_ids_per_message;
         for (topic, items) in std::mem::take(&mut self.announce_batch) {
             for (peer, state) in &self.peers {
                 if !state.topics.contains(&topic) {
@@ -543,24 +543,22 @@ impl GossipCore {
                     .filter(|(_, holders)| !holders.contains(peer))
                     .map(|(id, _)| *id)
                     .collect();
-                for chunk in ids.chunks(max) {
+                for ids in message::id_chunks(ids, max) {
                     self.out.push(Output::Send {
                         to: *peer,
                         msg: GossipMessage::Announce {
                             topic: topic.clone(),
-                            ids: chunk.to_vec(),
+                            ids,
                         },
                     });
                 }
             }
         }
         for (peer, ids) in std::mem::take(&mut self.request_batch) {
-            for chunk in ids.chunks(max) {
+            for ids in message::id_chunks(ids, max) {
                 self.out.push(Output::Send {
                     to: peer,
-                    msg: GossipMessage::Request {
-                        ids: chunk.to_vec(),
-                    },
+                    msg: GossipMessage::Request { ids },
                 });
             }
         }

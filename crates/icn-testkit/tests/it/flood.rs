@@ -8,7 +8,9 @@ use std::time::Duration;
 use icn_gossip::{EntryId, GossipMessage, Topic, encode};
 use icn_identity::Did;
 use icn_net::NetworkHandle;
-use icn_testkit::{Cluster, Topology, wait_until};
+use icn_testkit::wait_until;
+
+use crate::gossip::news_mesh;
 
 const T: Duration = Duration::from_secs(30);
 
@@ -45,16 +47,7 @@ async fn send(raw: &NetworkHandle, to: Did, msg: &GossipMessage) {
 
 #[tokio::test]
 async fn announce_and_request_floods_are_rate_limited_and_honest_entries_flow() {
-    let cluster = Cluster::start_with(3, Topology::FullMesh, |_, c| {
-        c.gossip.topics = vec!["news".into()];
-    })
-    .await
-    .unwrap();
-    wait_until(T, "mesh connected", || async {
-        (0..3).all(|i| cluster.peers_of(i).len() == 2)
-    })
-    .await
-    .unwrap();
+    let cluster = news_mesh(3).await;
     let victim = cluster.did(0);
     let raw = cluster.node(1).network().unwrap().clone();
     let rss = |page: &icn_testkit::Metrics| page.get("process_resident_memory_bytes");

@@ -11,6 +11,26 @@ fn topic() -> Topic {
     Topic::new("news").unwrap()
 }
 
+/// `n` nodes on `topology`, each joining "news" from its config.
+pub(crate) async fn news_cluster(n: usize, topology: Topology) -> Cluster {
+    Cluster::start_with(n, topology, |_, c| {
+        c.gossip.topics = vec!["news".into()];
+    })
+    .await
+    .unwrap()
+}
+
+/// `n` nodes in a full mesh on "news", once every node sees all the others.
+pub(crate) async fn news_mesh(n: usize) -> Cluster {
+    let cluster = news_cluster(n, Topology::FullMesh).await;
+    wait_until(T, "mesh connected", || async {
+        (0..n).all(|i| cluster.peers_of(i).len() == n - 1)
+    })
+    .await
+    .unwrap();
+    cluster
+}
+
 async fn entries(cluster: &Cluster, i: usize) -> usize {
     cluster
         .node(i)
@@ -208,11 +228,7 @@ async fn restarted_node_keeps_its_entries_and_catches_up() {
 #[tokio::test]
 async fn forged_entries_from_a_peer_are_rejected_and_honest_ones_flow() {
     use icn_gossip::{Entry, GossipMessage, Signature, encode};
-    let cluster = Cluster::start_with(2, Topology::Line, |_, c| {
-        c.gossip.topics = vec!["news".into()];
-    })
-    .await
-    .unwrap();
+    let cluster = news_cluster(2, Topology::Line).await;
     wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
         .await
         .unwrap();
@@ -343,16 +359,7 @@ async fn anti_entropy_rounds_and_bytes_are_counted_and_slow_subscribers_lag() {
 async fn a_burst_of_publishes_travels_in_merged_messages() {
     const BURST: usize = 200;
     const LARGE: usize = 8;
-    let cluster = Cluster::start_with(3, Topology::FullMesh, |_, c| {
-        c.gossip.topics = vec!["news".into()];
-    })
-    .await
-    .unwrap();
-    wait_until(T, "mesh connected", || async {
-        (0..3).all(|i| cluster.peers_of(i).len() == 2)
-    })
-    .await
-    .unwrap();
+    let cluster = news_mesh(3).await;
     let gossip = cluster.node(0).gossip().unwrap().clone();
     // Each burst is in the actor's queue at once: the first publish's write takes the rest in.
     for payloads in [
@@ -398,11 +405,7 @@ async fn a_burst_of_publishes_travels_in_merged_messages() {
 /// that moment (what a crash would leave) holds it.
 #[tokio::test]
 async fn a_synced_publish_is_on_the_disk_before_anyone_hears_of_it() {
-    let cluster = Cluster::start_with(1, Topology::Isolated, |_, c| {
-        c.gossip.topics = vec!["news".into()];
-    })
-    .await
-    .unwrap();
+    let cluster = news_cluster(1, Topology::Isolated).await;
     let gossip = cluster.node(0).gossip().unwrap().clone();
     let mut subscription = gossip.subscribe(topic()).await.unwrap();
     let path = cluster
