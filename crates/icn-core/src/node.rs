@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use icn_gossip::{GossipActor, GossipConfig, GossipHandle, GossipStore, Topic};
 use icn_identity::{Did, Keypair};
-use icn_ledger::{LedgerActor, LedgerHandle, LedgerStore};
+use icn_ledger::{LedgerActor, LedgerConfig, LedgerHandle, LedgerStore};
 use icn_net::{NetworkActor, NetworkHandle};
 use icn_obs::health::ActorCounts;
 use icn_obs::labels::{Actor, LabelValue, LogLevel};
@@ -303,7 +303,7 @@ impl Node {
             supervisor.spawn_critical(Actor::Network, actors.network.run(stop.clone()));
             supervisor.spawn_critical(Actor::Gossip, actors.gossip.run(stop.clone()));
             let (ledger, ledger_handle) = LedgerActor::start(
-                config.ledger.clone(),
+                ledger_config(&config),
                 keypair,
                 actors.ledger_store,
                 actors.gossip_handle,
@@ -434,6 +434,13 @@ fn gossip_config(config: &NodeConfig) -> GossipConfig {
     gossip
 }
 
+/// The ledger's settings: an entry of own ops never exceeds what gossip accepts.
+fn ledger_config(config: &NodeConfig) -> LedgerConfig {
+    let mut ledger = config.ledger.clone();
+    ledger.max_entry_bytes = ledger.max_entry_bytes.min(config.gossip.max_payload_bytes);
+    ledger
+}
+
 fn spawn_refresh_task(supervisor: &Supervisor, state: Arc<NodeState>, every: Duration) {
     let stop = supervisor.shutdown_token();
     supervisor.spawn_task(async move {
@@ -480,4 +487,18 @@ fn create_data_dir(dir: &PathBuf) -> Result<(), CoreError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_ledger_entries_never_exceed_what_gossip_accepts() {
+        let mut config = NodeConfig::default();
+        let ledger = ledger_config(&config);
+        assert_eq!(ledger.max_entry_bytes, icn_ledger::DEFAULT_MAX_ENTRY_BYTES);
+        config.gossip.max_payload_bytes = 16 * 1024;
+        assert_eq!(ledger_config(&config).max_entry_bytes, 16 * 1024);
+    }
 }

@@ -25,6 +25,7 @@ mod publish;
 pub use self::handle::{BalanceRow, DigestInfo, HistoryRow, LedgerError, LedgerHandle};
 use self::handle::{Command, code, now_ms};
 
+use crate::payload::{decode_payload, pack};
 use crate::store::LedgerStore;
 use crate::{
     BatchItem, CurrencyCode, LedgerConfig, LedgerCore, LedgerStats, Op, OpError, OpId, OpStatus,
@@ -113,6 +114,7 @@ impl LedgerActor {
     ) -> Result<(Self, LedgerHandle), LedgerError> {
         let topic = Topic::new(LEDGER_TOPIC).map_err(|e| LedgerError::BadInput(e.to_string()))?;
         let max_op = config.max_op_bytes;
+        let max_entry = config.max_entry_bytes;
         let stored = {
             let store = store.clone();
             tokio::task::spawn_blocking(move || store.load_all())
@@ -140,22 +142,22 @@ impl LedgerActor {
         let mut missing = Vec::new();
         let now = now_ms();
         for entry in entries {
-            let Ok(op) = SignedOp::decode(&entry.payload, max_op) else {
-                continue;
-            };
-            in_gossip.insert(op.id());
-            if !core.contains(&op.id()) && core.insert(op.clone(), now).is_ok() {
-                missing.push(op);
+            for op in decode_payload(&entry.payload, max_op).unwrap_or_default() {
+                in_gossip.insert(op.id());
+                if !core.contains(&op.id()) && core.insert(op.clone(), now).is_ok() {
+                    missing.push(op);
+                }
             }
         }
         store.put_batch(&missing)?;
         let me = keypair.did();
-        for op in &stored {
-            if op.author == me
-                && !in_gossip.contains(&op.id())
-                && let Err(e) = gossip.publish_synced(topic.clone(), op.encode()).await
-            {
-                tracing::warn!(error = %e, "cannot republish a ledger op");
+        let lost: Vec<SignedOp> = stored
+            .into_iter()
+            .filter(|op| op.author == me && !in_gossip.contains(&op.id()))
+            .collect();
+        for (_, payload) in pack(&lost, max_entry) {
+            if let Err(e) = gossip.publish_synced(topic.clone(), payload).await {
+                tracing::warn!(error = %e, "cannot republish ledger ops");
             }
         }
         let (tx, commands) = mpsc::channel(COMMAND_CAPACITY);
@@ -240,8 +242,8 @@ impl LedgerActor {
         let mut lagged = false;
         for event in events {
             match event {
-                SubscriptionEvent::Entry(entry) => match SignedOp::decode(&entry.payload, max) {
-                    Ok(op) => ops.push(op),
+                SubscriptionEvent::Entry(entry) => match decode_payload(&entry.payload, max) {
+                    Ok(decoded) => ops.extend(decoded),
                     Err(e) => self.metrics.rejected.inc(label(e.kind())),
                 },
                 SubscriptionEvent::Lagged(missed) => {
@@ -259,7 +261,7 @@ impl LedgerActor {
                 Ok(entries) => ops.extend(
                     entries
                         .iter()
-                        .filter_map(|e| SignedOp::decode(&e.payload, max).ok())
+                        .flat_map(|e| decode_payload(&e.payload, max).unwrap_or_default())
                         .filter(|op| !self.core.contains(&op.id())),
                 ),
                 Err(e) => tracing::error!(error = %e, "cannot read the gossip store"),

@@ -24,7 +24,13 @@ pub struct LedgerConfig {
     /// Longest encoded [`crate::SignedOp`] accepted by [`crate::SignedOp::decode`] callers
     /// that pass this value (default and ceiling [`MAX_OP_BYTES`]).
     pub max_op_bytes: usize,
+    /// Most bytes of own ops published in one gossip entry (default 64 KiB; a node never uses
+    /// more than `gossip.max_payload_bytes`). Local only: peers accept any size gossip does.
+    pub max_entry_bytes: usize,
 }
+
+/// Default [`LedgerConfig::max_entry_bytes`]: about 300 payments.
+pub const DEFAULT_MAX_ENTRY_BYTES: usize = 64 * 1024;
 
 impl Default for LedgerConfig {
     fn default() -> Self {
@@ -33,6 +39,7 @@ impl Default for LedgerConfig {
             max_memo_bytes: 256,
             max_code_len: 16,
             max_op_bytes: MAX_OP_BYTES,
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
         }
     }
 }

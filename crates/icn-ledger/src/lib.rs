@@ -6,7 +6,8 @@
 //! credit limits ([`SetCreditLimit`]); any account (a [`Did`](icn_identity::Did)) pays another
 //! with a [`Transfer`] signed by the payer. Amounts are `u64` ≥ 1; balances are `i64` with
 //! checked arithmetic (a transfer that would leave the `i64` range is rejected as `overflow`,
-//! never wrapped). Ops travel as gossip payloads ([`SignedOp::encode`]) on topic `icn/ledger`.
+//! never wrapped). Ops travel as gossip payloads ([`payload`]: one op, or several) on topic
+//! `icn/ledger`.
 //!
 //! # Strong eventual consistency
 //! The state is a function of the *set* of held ops: they are sorted by [`OrderKey`]
@@ -55,6 +56,8 @@
 //!
 //! # Layout
 //! - [`op`]: the op types, [`CurrencyCode`], [`SignedOp`], canonical signing bytes and wire form.
+//! - [`payload`]: the gossip payload of one op or a batch of them ([`payload::pack`],
+//!   [`payload::decode_payload`]).
 //! - `id`: [`OpId`] and the fold order [`OrderKey`].
 //! - `error`: [`OpError`], [`RejectReason`], [`OpStatus`], [`LocalError`], [`RejectKind`].
 //! - `config`: [`LedgerConfig`] and its defaults.
@@ -72,13 +75,14 @@ mod error;
 pub mod fuzzing;
 mod id;
 pub mod op;
+pub mod payload;
 pub mod proto;
 pub mod store;
 
 pub use actor::{
     BalanceRow, DigestInfo, HistoryRow, LEDGER_TOPIC, LedgerActor, LedgerError, LedgerHandle,
 };
-pub use config::LedgerConfig;
+pub use config::{DEFAULT_MAX_ENTRY_BYTES, LedgerConfig};
 pub use error::{LocalError, OpError, OpStatus, RejectKind, RejectReason};
 pub use id::{OpId, OpIdParseError, OrderKey};
 pub use op::{

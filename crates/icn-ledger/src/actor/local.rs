@@ -15,7 +15,9 @@
 
 use icn_identity::Did;
 
+use super::publish::Waiter;
 use super::{LedgerActor, LedgerError, LocalReply, now_ms};
+use crate::payload::decode_payload;
 use crate::{LedgerCore, Op, SignedOp};
 
 impl LedgerActor {
@@ -31,45 +33,56 @@ impl LedgerActor {
         }
         let me = self.keypair.did();
         let now = now_ms();
-        let mut accepted: Vec<(SignedOp, LocalReply, u64)> = Vec::with_capacity(batch.len());
+        let mut ops = Vec::with_capacity(batch.len());
+        let mut waiters = Vec::with_capacity(batch.len());
         for (op, reply) in batch {
             match self.apply_local(op, &me, now) {
-                Ok((signed, seq)) => accepted.push((signed, reply, seq)),
+                Ok((signed, seq)) => {
+                    ops.push(signed);
+                    waiters.push(Some((reply, seq)));
+                }
                 Err(e) => {
                     let _ = reply.send(Err(e));
                 }
             }
         }
-        if accepted.is_empty() {
+        if ops.is_empty() {
             return;
         }
         let store = self.store.clone();
-        let ops: Vec<SignedOp> = accepted.iter().map(|(op, _, _)| op.clone()).collect();
-        let write = move || store.put_batch_with(&ops, icn_gossip::WriteMode::Deferred);
+        let write = move || {
+            store
+                .put_batch_with(&ops, icn_gossip::WriteMode::Deferred)
+                .map(|()| ops)
+        };
         let stored = match tokio::task::spawn_blocking(write).await {
             Ok(result) => result.map_err(LedgerError::Store),
             Err(e) => Err(LedgerError::Gossip(e.to_string())),
         };
-        if let Err(error) = stored {
-            self.forget_undurable().await;
-            for (_, reply, _) in accepted {
-                let answer = match &error {
-                    LedgerError::Store(e) => LedgerError::Store(e.clone()),
-                    other => LedgerError::Gossip(other.to_string()),
-                };
-                let _ = reply.send(Err(answer));
-            }
-            return;
-        }
+        let ops = match stored {
+            Ok(ops) => ops,
+            Err(error) => return self.refused(waiters, error).await,
+        };
         // Synced at the next tick; what peers may hold is synced by gossip before they hear.
         self.unsynced = true;
-        for (signed, _, _) in &accepted {
-            self.record_amount(signed);
+        for op in &ops {
+            self.record_amount(op);
         }
         self.update_metrics();
-        // Published without holding up the actor.
-        for (signed, reply, seq) in accepted {
-            self.publish(signed, Some((reply, seq)));
+        // Published (one entry for the batch, unless it is large) without holding up the actor.
+        self.publish(ops, waiters);
+    }
+
+    /// The store refused a batch the core already held: rebuild the core from what is
+    /// durable and tell every caller.
+    async fn refused(&mut self, waiters: Vec<Waiter>, error: LedgerError) {
+        self.forget_undurable().await;
+        for (reply, _) in waiters.into_iter().flatten() {
+            let answer = match &error {
+                LedgerError::Store(e) => LedgerError::Store(e.clone()),
+                other => LedgerError::Gossip(other.to_string()),
+            };
+            let _ = reply.send(Err(answer));
         }
     }
 
@@ -123,10 +136,10 @@ impl LedgerActor {
         if let Ok(entries) = self.gossip.entries(&self.topic, usize::MAX) {
             let now = now_ms();
             for entry in entries {
-                if let Ok(op) = SignedOp::decode(&entry.payload, max)
-                    && !core.contains(&op.id())
-                {
-                    let _ = core.insert(op, now);
+                for op in decode_payload(&entry.payload, max).unwrap_or_default() {
+                    if !core.contains(&op.id()) {
+                        let _ = core.insert(op, now);
+                    }
                 }
             }
         }

@@ -1,4 +1,5 @@
-//! Publishing own ops through gossip, and publishing again those whose publish failed.
+//! Publishing own ops through gossip, several per entry ([`crate::payload`]), and publishing
+//! again those whose publish failed.
 
 use std::sync::Mutex;
 
@@ -6,6 +7,7 @@ use icn_gossip::GossipError;
 
 use super::{LedgerActor, LedgerError, LocalReply};
 use crate::SignedOp;
+use crate::payload::pack;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -13,39 +15,64 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The caller waiting for an own op (with its seq), or nobody (a retry).
+pub(super) type Waiter = Option<(LocalReply, u64)>;
+
 impl LedgerActor {
-    /// Publishes an own op through gossip in a task; `reply` gets `(id, seq)` once the gossip
-    /// store holds it synced (peers hear of it only then). When publishing fails the op is
-    /// kept and published again at the next tick, so peers never miss an op this node
-    /// applied; the ledger store is synced before the caller hears of the failure, so the op
-    /// it was told is recorded survives a crash.
-    pub(super) fn publish(&self, op: SignedOp, reply: Option<(LocalReply, u64)>) {
+    /// Publishes own ops, packed into as few entries as `max_entry_bytes` allows, each in a
+    /// task; `waiters[i]` (if any) waits for `ops[i]` and gets `(id, seq)` once the gossip
+    /// store holds its entry synced (peers hear of it only then). When publishing fails the
+    /// ops are kept and published again at the next tick, so peers never miss an op this node
+    /// applied; the ledger store is synced before the callers hear of the failure, so an op a
+    /// caller was told is recorded survives a crash.
+    pub(super) fn publish(&self, ops: Vec<SignedOp>, mut waiters: Vec<Waiter>) {
+        waiters.resize_with(ops.len(), || None);
+        let mut ops = ops.into_iter();
+        let mut waiters = waiters.into_iter();
+        let max = self.core.config().max_entry_bytes;
+        for (range, payload) in pack(ops.as_slice(), max) {
+            let entry_ops: Vec<SignedOp> = ops.by_ref().take(range.len()).collect();
+            let entry_waiters: Vec<Waiter> = waiters.by_ref().take(range.len()).collect();
+            self.publish_entry(payload, entry_ops, entry_waiters);
+        }
+    }
+
+    /// Publishes one packed entry of `ops` in a task and answers their waiters.
+    fn publish_entry(&self, payload: Vec<u8>, ops: Vec<SignedOp>, waiters: Vec<Waiter>) {
         let gossip = self.gossip.clone();
         let topic = self.topic.clone();
         let unpublished = self.unpublished.clone();
         let store = self.store.clone();
         tokio::spawn(async move {
-            let id = op.id();
-            let result = match gossip.publish_synced(topic, op.encode()).await {
-                Ok(_) => Ok((id, 0)),
+            let failure = match gossip.publish_synced(topic, payload).await {
+                Ok(_) => None,
                 // Shutting down: the next start republishes own ops gossip lacks.
-                Err(GossipError::Stopped) => Err(LedgerError::Stopped),
+                Err(GossipError::Stopped) => Some(None),
                 Err(e) => {
-                    tracing::warn!(op = %id.short(), error = %e, "cannot publish a ledger op; retrying");
-                    lock(&unpublished).push(op);
+                    tracing::warn!(ops = ops.len(), error = %e, "cannot publish ledger ops; retrying");
+                    lock(&unpublished).extend(ops.iter().cloned());
                     match tokio::task::spawn_blocking(move || store.sync()).await {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => tracing::error!(error = %e, "ledger store sync failed"),
                         Err(e) => tracing::error!(error = %e, "ledger store task failed"),
                     }
-                    Err(LedgerError::Unpublished {
-                        id,
-                        message: e.to_string(),
-                    })
+                    Some(Some(e.to_string()))
                 }
             };
-            if let Some((reply, seq)) = reply {
-                let _ = reply.send(result.map(|(id, _)| (id, seq)));
+            for (op, waiter) in ops.iter().zip(waiters) {
+                let Some((reply, seq)) = waiter else {
+                    continue;
+                };
+                let id = op.id();
+                let answer = match &failure {
+                    None => Ok((id, seq)),
+                    Some(None) => Err(LedgerError::Stopped),
+                    Some(Some(message)) => Err(LedgerError::Unpublished {
+                        id,
+                        message: message.clone(),
+                    }),
+                };
+                let _ = reply.send(answer);
             }
         });
     }
@@ -53,8 +80,8 @@ impl LedgerActor {
     /// Publishes again the own ops whose publishing failed.
     pub(super) fn retry_unpublished(&self) {
         let ops = std::mem::take(&mut *lock(&self.unpublished));
-        for op in ops {
-            self.publish(op, None);
+        if !ops.is_empty() {
+            self.publish(ops, Vec::new());
         }
     }
 }

@@ -366,3 +366,50 @@ async fn future_dated_ops_are_applied_once_their_time_comes() {
     );
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_burst_of_payments_travels_in_few_entries_and_every_peer_applies_it() {
+    const PAYMENTS: u64 = 200;
+    let cluster = Cluster::start(2, Topology::Line).await.unwrap();
+    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
+        .await
+        .unwrap();
+    let (l0, l1) = (
+        cluster.node(0).ledger().unwrap().clone(),
+        cluster.node(1).ledger().unwrap().clone(),
+    );
+    l0.create_currency("HOUR", 1_000).await.unwrap();
+    let to = cluster.did(1);
+    let payments: Vec<_> = (0..PAYMENTS)
+        .map(|_| {
+            let l0 = l0.clone();
+            tokio::spawn(async move { l0.pay("HOUR", to, 1, String::new()).await })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for payment in payments {
+        seqs.push(payment.await.unwrap().unwrap().1);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=PAYMENTS).collect::<Vec<_>>());
+    wait_until(T, "every payment applied at the peer", || async {
+        l1.digest().await.unwrap().applied_transfers == PAYMENTS
+    })
+    .await
+    .unwrap();
+    assert_eq!(l0.digest().await.unwrap(), l1.digest().await.unwrap());
+    let topic = icn_gossip::Topic::new(icn_ledger::LEDGER_TOPIC).unwrap();
+    let entries = |i: usize| {
+        cluster
+            .node(i)
+            .gossip()
+            .unwrap()
+            .entries(&topic, usize::MAX)
+    };
+    let (held0, held1) = (entries(0).unwrap().len(), entries(1).unwrap().len());
+    assert_eq!(held0, held1, "the peer holds the same entries");
+    // The currency alone, then the payments several per entry.
+    let ops = PAYMENTS as usize + 1;
+    assert!(held0 * 2 <= ops, "{held0} entries for {ops} ops");
+    cluster.shutdown().await.unwrap();
+}
