@@ -121,42 +121,22 @@ impl<'de> Visitor<'de> for OpIdVisitor {
     }
 }
 
-/// An op's position in the fold order: by timestamp, then by id.
+/// An op's position in the fold order: by timestamp, then by seq (a transfer's; 0 for other
+/// ops), then by id.
 ///
 /// Every node sorts the ops it holds by this key, so the order is total and the same
-/// everywhere. [`OrderKey::to_bytes`] is a storage key that sorts the same way.
+/// everywhere. The seq before the id lets one payer make any number of transfers in one
+/// millisecond: they fold in seq order, so its node need not move its timestamps ahead of
+/// its clock to keep them in order (with `(timestamp, id)` alone a node could place one op
+/// per millisecond, and a busy ledger's timestamps would run ahead of real time).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct OrderKey {
     /// The op's `timestamp_ms` (milliseconds since the Unix epoch, as the author claims).
     pub timestamp_ms: u64,
-    /// The op's id, breaking ties between equal timestamps.
+    /// The transfer's seq; 0 for ops that have none.
+    pub seq: u64,
+    /// The op's id, breaking the remaining ties.
     pub id: OpId,
-}
-
-impl OrderKey {
-    /// Length of [`OrderKey::to_bytes`].
-    pub const LEN: usize = 40;
-
-    /// Big-endian timestamp followed by the id: byte-wise order equals key order, so a
-    /// key-value store (redb) iterates ops in fold order.
-    pub fn to_bytes(&self) -> [u8; OrderKey::LEN] {
-        let mut out = [0u8; OrderKey::LEN];
-        out[..8].copy_from_slice(&self.timestamp_ms.to_be_bytes());
-        out[8..].copy_from_slice(&self.id.0);
-        out
-    }
-
-    /// Inverse of [`OrderKey::to_bytes`].
-    pub fn from_bytes(bytes: &[u8; OrderKey::LEN]) -> OrderKey {
-        let mut ts = [0u8; 8];
-        ts.copy_from_slice(&bytes[..8]);
-        let mut id = [0u8; 32];
-        id.copy_from_slice(&bytes[8..]);
-        OrderKey {
-            timestamp_ms: u64::from_be_bytes(ts),
-            id: OpId(id),
-        }
-    }
 }
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";

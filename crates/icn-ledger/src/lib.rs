@@ -11,9 +11,9 @@
 //!
 //! # Strong eventual consistency
 //! The state is a function of the *set* of held ops: they are sorted by [`OrderKey`]
-//! `(timestamp_ms, op id)` and folded in that order. Ops failing stateless validation
-//! ([`OpError`]: signature, signer, fields, clock skew) are never held. A held op either
-//! applies or is recorded as rejected with a [`RejectReason`]:
+//! `(timestamp_ms, seq, op id)` (a transfer's seq, 0 for other ops) and folded in that order.
+//! Ops failing stateless validation ([`OpError`]: signature, signer, fields, clock skew) are
+//! never held. A held op either applies or is recorded as rejected with a [`RejectReason`]:
 //! - `CreateCurrency`: rejected `duplicate_currency` if the code exists (the first creation in
 //!   fold order wins).
 //! - `SetCreditLimit`: `unknown_currency`; `not_issuer` unless signed by the currency's issuer;

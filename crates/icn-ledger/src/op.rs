@@ -192,7 +192,15 @@ impl From<Transfer> for Op {
 }
 
 impl Op {
-    /// The op's timestamp (its fold position, with its id).
+    /// A transfer's seq; 0 for the other ops (with the timestamp and id, the fold position).
+    pub fn seq(&self) -> u64 {
+        match self {
+            Op::Transfer(t) => t.seq,
+            Op::CreateCurrency(_) | Op::SetCreditLimit(_) => 0,
+        }
+    }
+
+    /// The op's timestamp (its fold position, with its seq and id).
     pub fn timestamp_ms(&self) -> u64 {
         match self {
             Op::CreateCurrency(c) => c.timestamp_ms,
@@ -347,6 +355,7 @@ impl SignedOp {
     pub fn order_key(&self) -> OrderKey {
         OrderKey {
             timestamp_ms: self.op.timestamp_ms(),
+            seq: self.op.seq(),
             id: self.id(),
         }
     }

@@ -1,7 +1,8 @@
-//! Durable ledger storage (redb): every held op, keyed by its position in the fold order.
+//! Durable ledger storage (redb): every held op, keyed by its timestamp and id.
 //!
-//! The state itself is not stored: [`crate::LedgerCore::restore`] refolds the ops in key order,
-//! and the core's undo log makes any position a checkpoint while running.
+//! The state itself is not stored: [`crate::LedgerCore::restore`] sorts the ops into the fold
+//! order and refolds them, and the core's undo log makes any position a checkpoint while
+//! running.
 
 use std::path::{Path, PathBuf};
 
@@ -11,8 +12,16 @@ use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::SignedOp;
 
-/// Order key (40 bytes: timestamp ‖ op id) → encoded signed op.
+/// Big-endian timestamp ‖ op id (unique, sorted by time) → encoded signed op.
 const OPS: TableDefinition<'_, &[u8; 40], &[u8]> = TableDefinition::new("ops");
+
+/// The row key of `op` in [`OPS`].
+fn row_key(op: &SignedOp) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&op.op.timestamp_ms().to_be_bytes());
+    key[8..].copy_from_slice(op.id().as_bytes());
+    key
+}
 
 /// Store errors; the path is always named.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -120,7 +129,7 @@ impl LedgerStore {
             {
                 let mut table = tx.open_table(OPS)?;
                 for op in ops {
-                    let key = op.order_key().to_bytes();
+                    let key = row_key(op);
                     table.insert(&key, op.encode().as_slice())?;
                 }
             }
@@ -137,7 +146,7 @@ impl LedgerStore {
         self.with(db_file::sync)
     }
 
-    /// Every stored op in fold order.
+    /// Every stored op, by timestamp (ops of one millisecond by id, not yet in fold order).
     ///
     /// # Errors
     /// [`LedgerStoreError::Failed`], `corrupt` for an op that no longer decodes.
@@ -187,7 +196,7 @@ mod tests {
     }
 
     #[test]
-    fn ops_come_back_in_fold_order_after_reopen() {
+    fn ops_come_back_in_time_order_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.redb");
         let key = Keypair::generate();

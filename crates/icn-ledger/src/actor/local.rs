@@ -94,16 +94,16 @@ impl LedgerActor {
         me: &Did,
         now: u64,
     ) -> Result<(SignedOp, u64), LedgerError> {
-        let timestamp = self.core.next_timestamp(now);
         let mut seq = 0;
+        if let Op::Transfer(t) = &mut op {
+            t.seq = self.core.next_seq(me);
+            seq = t.seq;
+        }
+        let timestamp = self.core.next_timestamp(now, seq);
         match &mut op {
             Op::CreateCurrency(c) => c.timestamp_ms = timestamp,
             Op::SetCreditLimit(s) => s.timestamp_ms = timestamp,
-            Op::Transfer(t) => {
-                t.timestamp_ms = timestamp;
-                t.seq = self.core.next_seq(me);
-                seq = t.seq;
-            }
+            Op::Transfer(t) => t.timestamp_ms = timestamp,
         }
         self.core.validate_local(&op, me, now)?;
         let signed = op.sign(&self.keypair);

@@ -13,7 +13,7 @@
 //!   order or batching. No panic on untrusted input; arithmetic on balances is checked.
 //!
 //! # Fold
-//! Held ops are kept sorted by [`OrderKey`] `(timestamp_ms, id)` and folded in that order
+//! Held ops are kept sorted by [`OrderKey`] `(timestamp_ms, seq, id)` and folded in that order
 //! with the rules of [`crate`]'s doc. The whole held set is always folded.
 //!
 //! # Incremental cost and replays
@@ -52,8 +52,9 @@ pub struct LedgerCore {
     config: LedgerConfig,
     /// Every held op, sorted by key, all folded into `state`.
     log: Vec<Entry>,
-    /// Held op ids and their timestamps (enough to rebuild the key and find the entry).
-    held: HashMap<OpId, u64>,
+    /// Held op ids with their timestamps and seqs (enough to rebuild the key and find the
+    /// entry).
+    held: HashMap<OpId, (u64, u64)>,
     state: State,
     /// Held transfers that share `(from, seq)` with another held transfer, beyond the first
     /// of each group: a function of the held set, so it only grows.
@@ -170,7 +171,11 @@ impl LedgerCore {
                 skipped.push((key.id, e));
                 continue;
             }
-            if core.held.insert(key.id, key.timestamp_ms).is_none() {
+            if core
+                .held
+                .insert(key.id, (key.timestamp_ms, key.seq))
+                .is_none()
+            {
                 fresh.push((key, op));
             }
         }
@@ -249,7 +254,11 @@ impl LedgerCore {
                 pending.push(Pending::Done(Err(e)));
                 continue;
             }
-            if self.held.insert(key.id, key.timestamp_ms).is_some() {
+            if self
+                .held
+                .insert(key.id, (key.timestamp_ms, key.seq))
+                .is_some()
+            {
                 // The same op twice in one batch.
                 pending.push(Pending::Done(Ok(BatchItem::Duplicate(key.id))));
                 continue;

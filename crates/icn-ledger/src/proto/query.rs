@@ -154,11 +154,18 @@ impl LedgerCore {
         self.last_seq(account).saturating_add(1)
     }
 
-    /// A timestamp for an op built now that sorts after every held op: `now_ms`, or one past
-    /// the newest held op's timestamp if that is ahead of the local clock.
-    pub fn next_timestamp(&self, now_ms: u64) -> u64 {
-        self.head()
-            .map_or(now_ms, |k| now_ms.max(k.timestamp_ms.saturating_add(1)))
+    /// A timestamp for an op with `seq` (0 for ops other than transfers) built now that sorts
+    /// after every held op: `now_ms` if the newest held op is older; the newest held op's
+    /// timestamp if `seq` sorts after it there (a payer's transfers of one millisecond); else
+    /// one past it. So a node placing its ops never moves ahead of its clock by more than a
+    /// millisecond per op of another author, or per op without a seq, that it follows.
+    pub fn next_timestamp(&self, now_ms: u64, seq: u64) -> u64 {
+        match self.head() {
+            None => now_ms,
+            Some(head) if head.timestamp_ms < now_ms => now_ms,
+            Some(head) if seq > head.seq => head.timestamp_ms,
+            Some(head) => head.timestamp_ms.saturating_add(1),
+        }
     }
 
     /// The last op in the fold order.
@@ -181,6 +188,7 @@ impl LedgerCore {
         op.check_clock(&self.config, now_ms)?;
         let key = OrderKey {
             timestamp_ms: op.timestamp_ms(),
+            seq: op.seq(),
             id: op.id(author),
         };
         if let Some(head) = self.head()
@@ -212,9 +220,10 @@ impl LedgerCore {
 
     /// A held op by id.
     pub fn get(&self, id: &OpId) -> Option<HeldOp<'_>> {
-        let timestamp_ms = *self.held.get(id)?;
+        let (timestamp_ms, seq) = *self.held.get(id)?;
         let i = self.position(&OrderKey {
             timestamp_ms,
+            seq,
             id: *id,
         })?;
         let e = &self.log[i];
@@ -374,7 +383,7 @@ impl LedgerCore {
         let mut applied = 0u64;
         let mut rejected = [0u64; RejectKind::COUNT];
         for e in &self.log {
-            if self.held.get(&e.key.id) != Some(&e.key.timestamp_ms) {
+            if self.held.get(&e.key.id) != Some(&(e.key.timestamp_ms, e.key.seq)) {
                 return Err(format!("op {} missing from the id index", e.key.id));
             }
             if let Some(kind) = e.status.reject_kind() {

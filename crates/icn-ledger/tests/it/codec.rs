@@ -1,7 +1,7 @@
 //! Signing bytes, ids and the wire form.
 
 use icn_identity::{Keypair, Signature};
-use icn_ledger::{MAX_OP_BYTES, Op, OpError, OpId, OrderKey};
+use icn_ledger::{MAX_OP_BYTES, Op, OpError, OpId};
 
 use crate::*;
 
@@ -301,24 +301,4 @@ fn op_id_text_and_serde() {
     let (back, _): (OpId, usize) =
         bincode::serde::decode_from_slice(&bin, bincode::config::standard()).unwrap();
     assert_eq!(back, id);
-}
-
-#[test]
-fn order_key_bytes_sort_like_keys() {
-    let ids: Vec<OpId> = (0..4u8).map(|i| OpId::from_bytes([i * 60; 32])).collect();
-    let mut keys = Vec::new();
-    for ts in [0, 1, 255, 256, u64::MAX] {
-        for id in &ids {
-            keys.push(OrderKey {
-                timestamp_ms: ts,
-                id: *id,
-            });
-        }
-    }
-    for a in &keys {
-        assert_eq!(OrderKey::from_bytes(&a.to_bytes()), *a);
-        for b in &keys {
-            assert_eq!(a.cmp(b), a.to_bytes().cmp(&b.to_bytes()));
-        }
-    }
 }

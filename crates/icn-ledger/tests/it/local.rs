@@ -21,7 +21,7 @@ fn predicts_apply_and_returns_the_id() {
     let (a, b) = (keypair(1), keypair(2));
     let mut c = core();
     add(&mut c, create(&a, "USD", 100, T0));
-    let ts = c.next_timestamp(T0 + 5);
+    let ts = c.next_timestamp(T0 + 5, 1);
     assert_eq!(ts, T0 + 5);
     let op = pay(&a, &b, 100, c.next_seq(&a.did()), ts);
     let id = c.validate_local(&op, &a.did(), T0 + 5).unwrap();
@@ -114,11 +114,37 @@ fn requires_a_timestamp_after_the_head() {
             head_timestamp_ms: T0 + 30_000
         })
     );
-    let ts = c.next_timestamp(now);
-    assert_eq!(ts, T0 + 30_001);
+    // A transfer sorts after the head in its millisecond (seq 1 > the creation's 0); an op
+    // without a seq goes one past it.
+    let ts = c.next_timestamp(now, 1);
+    assert_eq!(ts, T0 + 30_000);
     assert!(
         c.validate_local(&pay(&a, &b, 1, 1, ts), &a.did(), now)
             .is_ok()
     );
-    assert_eq!(core().next_timestamp(now), now);
+    assert_eq!(c.next_timestamp(now, 0), T0 + 30_001);
+    assert_eq!(core().next_timestamp(now, 0), now);
+}
+
+#[test]
+fn hundreds_of_transfers_in_one_millisecond_stay_at_the_clock() {
+    let (a, b) = (keypair(1), keypair(2));
+    let mut c = core();
+    add(&mut c, create(&a, "USD", 1_000_000, T0));
+    // All made at the same clock reading, as a busy node's batch is.
+    let now = T0 + 1;
+    for _ in 0..500 {
+        let seq = c.next_seq(&a.did());
+        let ts = c.next_timestamp(now, seq);
+        assert_eq!(ts, now, "seq {seq} moved ahead of the clock");
+        let op = pay(&a, &b, 1, seq, ts);
+        c.validate_local(&op, &a.did(), now).unwrap();
+        assert_eq!(add(&mut c, op.sign(&a)).status, OpStatus::Applied);
+    }
+    assert_eq!(c.applied_transfers_count(), 500);
+    // Another payer in the same millisecond, behind the head's seq, goes one past it.
+    let ts = c.next_timestamp(now, 1);
+    assert_eq!(ts, now + 1);
+    c.validate_local(&pay(&b, &a, 1, 1, ts), &b.did(), now)
+        .unwrap();
 }

@@ -28,13 +28,14 @@ fn transfer(
     amount: u64,
     now: u64,
 ) -> Transfer {
+    let seq = core.next_seq(&from);
     Transfer {
         currency: code.clone(),
         from,
         to,
         amount,
-        seq: core.next_seq(&from),
-        timestamp_ms: core.next_timestamp(now),
+        seq,
+        timestamp_ms: core.next_timestamp(now, seq),
         memo: String::new(),
     }
 }
@@ -119,7 +120,7 @@ impl LedgerSim {
             code,
             issuer: me,
             default_credit_limit: self.config.default_credit_limit,
-            timestamp_ms: core.next_timestamp(now),
+            timestamp_ms: core.next_timestamp(now, 0),
         });
         match core.validate_local(&op, &me, now) {
             Ok(_) => self.make_honest(i, op),
@@ -151,7 +152,7 @@ impl LedgerSim {
             currency: code,
             account,
             limit: limit + raise,
-            timestamp_ms: core.next_timestamp(now),
+            timestamp_ms: core.next_timestamp(now, 0),
         });
         match core.validate_local(&op, &me, now) {
             Ok(_) => self.make_honest(i, op),
@@ -309,7 +310,7 @@ impl LedgerSim {
         let timestamp_ms = if backdate {
             original.timestamp_ms.saturating_sub(back)
         } else {
-            core.next_timestamp(now)
+            core.next_timestamp(now, original.seq)
         };
         let op = Op::Transfer(Transfer {
             to,
