@@ -21,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 mod handle;
 mod local;
 mod publish;
+mod sign;
+
+use self::local::LocalWrite;
 
 pub use self::handle::{BalanceRow, DigestInfo, HistoryRow, LedgerError, LedgerHandle};
 use self::handle::{Command, code, now_ms};
@@ -48,7 +51,7 @@ const DIGEST_GAUGE_INTERVAL: std::time::Duration = std::time::Duration::from_sec
 /// The actor; build with [`LedgerActor::start`], run with [`LedgerActor::run`].
 pub struct LedgerActor {
     core: LedgerCore,
-    keypair: Keypair,
+    keypair: Arc<Keypair>,
     store: LedgerStore,
     gossip: GossipHandle,
     topic: Topic,
@@ -70,6 +73,8 @@ pub struct LedgerActor {
     /// Ops from peers were written to the store without a sync since the last durable write
     /// (synced at the next tick and at shutdown).
     unsynced: bool,
+    /// The batch of own ops being stored, published once it is.
+    writing: Option<LocalWrite>,
 }
 
 /// Where a local op's caller waits for `(id, seq)`.
@@ -164,7 +169,7 @@ impl LedgerActor {
         let last = core.stats();
         let mut actor = Self {
             core,
-            keypair,
+            keypair: Arc::new(keypair),
             store,
             gossip,
             topic,
@@ -177,6 +182,7 @@ impl LedgerActor {
             unpublished: Arc::new(Mutex::new(Vec::new())),
             reload_pending: false,
             unsynced: false,
+            writing: None,
         };
         actor.update_gauges();
         actor.publish_digest_prefix();
@@ -204,6 +210,10 @@ impl LedgerActor {
                     Some(command) => self.on_commands(command).await,
                     None => break,
                 },
+                stored = LocalWrite::done(&mut self.writing), if self.writing.is_some() => {
+                    // A refused batch has told its callers and rebuilt the core.
+                    let _ = self.written(stored).await;
+                }
                 event = self.subscription.next() => match event {
                     Some(first) => {
                         let mut batch = vec![first];
@@ -219,6 +229,7 @@ impl LedgerActor {
                 },
             }
         }
+        let _ = self.finish_write().await;
         self.sync_relayed().await;
     }
 

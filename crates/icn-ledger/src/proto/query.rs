@@ -160,11 +160,18 @@ impl LedgerCore {
     /// one past it. So a node placing its ops never moves ahead of its clock by more than a
     /// millisecond per op of another author, or per op without a seq, that it follows.
     pub fn next_timestamp(&self, now_ms: u64, seq: u64) -> u64 {
-        match self.head() {
+        let head = self.head().map(|k| (k.timestamp_ms, k.seq));
+        LedgerCore::timestamp_after(head, now_ms, seq)
+    }
+
+    /// [`LedgerCore::next_timestamp`] after a head at `(timestamp_ms, seq)`: where ops placed
+    /// one after another go without inserting each first.
+    pub fn timestamp_after(head: Option<(u64, u64)>, now_ms: u64, seq: u64) -> u64 {
+        match head {
             None => now_ms,
-            Some(head) if head.timestamp_ms < now_ms => now_ms,
-            Some(head) if seq > head.seq => head.timestamp_ms,
-            Some(head) => head.timestamp_ms.saturating_add(1),
+            Some((timestamp_ms, _)) if timestamp_ms < now_ms => now_ms,
+            Some((timestamp_ms, head_seq)) if seq > head_seq => timestamp_ms,
+            Some((timestamp_ms, _)) => timestamp_ms.saturating_add(1),
         }
     }
 

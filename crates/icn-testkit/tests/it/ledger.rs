@@ -413,3 +413,43 @@ async fn a_burst_of_payments_travels_in_few_entries_and_every_peer_applies_it() 
     assert!(held0 * 2 <= ops, "{held0} entries for {ops} ops");
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn refused_payments_in_a_burst_leave_no_gap_in_the_seqs() {
+    let cluster = Cluster::start(2, Topology::Line).await.unwrap();
+    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
+        .await
+        .unwrap();
+    let (l0, l1) = (
+        cluster.node(0).ledger().unwrap().clone(),
+        cluster.node(1).ledger().unwrap().clone(),
+    );
+    l0.create_currency("HOUR", 100).await.unwrap();
+    let to = cluster.did(1);
+    // Every third payment is over the limit on its own; the others fit together.
+    let payments: Vec<_> = (0..90u64)
+        .map(|i| {
+            let l0 = l0.clone();
+            let amount = if i % 3 == 0 { 1_000 } else { 1 };
+            tokio::spawn(async move { (amount, l0.pay("HOUR", to, amount, String::new()).await) })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for payment in payments {
+        match payment.await.unwrap() {
+            (1, Ok((_, seq))) => seqs.push(seq),
+            (1, Err(e)) => panic!("a payment that fits was refused: {e}"),
+            (_, Ok(_)) => panic!("an overspend was accepted"),
+            (_, Err(e)) => assert!(e.to_string().contains("limit"), "{e}"),
+        }
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
+    wait_until(T, "the peer applied every payment", || async {
+        l1.digest().await.unwrap().applied_transfers == 60
+    })
+    .await
+    .unwrap();
+    assert_eq!(l0.digest().await.unwrap(), l1.digest().await.unwrap());
+    cluster.shutdown().await.unwrap();
+}
