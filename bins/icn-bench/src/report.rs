@@ -76,9 +76,16 @@ impl Report {
         if let Some(l) = &self.ledger {
             let _ = writeln!(
                 out,
-                "\nledger           one node {:.0} transfers/s; {} nodes {:.0} transfers/s \
-                 (caught up {:.0} ms after the last payment)",
-                l.single_node_tps, l.cluster_nodes, l.cluster_tps, l.cluster_catch_up_ms
+                "\nledger           one node {:.0} transfers/s (payment p50 {:.1} ms, p99 {:.1} ms); \
+                 {} nodes {:.0} transfers/s (caught up {:.0} ms after the last payment); \
+                 {} callers per node",
+                l.single_node_tps,
+                l.single_node_latency.p50_ms,
+                l.single_node_latency.p99_ms,
+                l.cluster_nodes,
+                l.cluster_tps,
+                l.cluster_catch_up_ms,
+                l.callers
             );
         }
         if let Some(m) = &self.metrics {

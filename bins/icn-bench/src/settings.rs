@@ -36,6 +36,9 @@ pub struct Settings {
     pub quinn_bytes: usize,
     /// How long transfers are submitted in each ledger scenario.
     pub ledger_duration: Duration,
+    /// Concurrent callers paying on each node of the ledger scenarios (as many clients as a
+    /// busy node serves: group commit needs callers waiting together).
+    pub ledger_callers: usize,
     /// Nodes of the ledger cluster scenario.
     pub ledger_nodes: usize,
     /// Increments timed per counter-cost sample.
@@ -94,6 +97,7 @@ impl Settings {
             throughput_nodes: 4,
             quinn_bytes: 256 * 1024 * 1024,
             ledger_duration: Duration::from_secs(3),
+            ledger_callers: 256,
             ledger_nodes: 4,
             counter_iterations: 5_000_000,
             render_repeats: 5,
@@ -127,6 +131,7 @@ impl Settings {
             throughput_min_entries: 10_000,
             quinn_bytes: 1024 * 1024 * 1024,
             ledger_duration: Duration::from_secs(10),
+            ledger_callers: 256,
             counter_iterations: 50_000_000,
             render_repeats: 20,
             overhead_runs: 9,
@@ -157,6 +162,7 @@ impl Settings {
             throughput_nodes: 3,
             quinn_bytes: 4 * 1024 * 1024,
             ledger_duration: Duration::from_millis(300),
+            ledger_callers: 16,
             ledger_nodes: 2,
             counter_iterations: 10_000,
             render_repeats: 1,
