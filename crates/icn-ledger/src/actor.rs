@@ -23,8 +23,6 @@ mod local;
 mod publish;
 mod sign;
 
-use self::local::LocalWrite;
-
 pub use self::handle::{BalanceRow, DigestInfo, HistoryRow, LedgerError, LedgerHandle};
 use self::handle::{Command, code, now_ms};
 
@@ -73,8 +71,6 @@ pub struct LedgerActor {
     /// Ops from peers were written to the store without a sync since the last durable write
     /// (synced at the next tick and at shutdown).
     unsynced: bool,
-    /// The batch of own ops being stored, published once it is.
-    writing: Option<LocalWrite>,
 }
 
 /// Where a local op's caller waits for `(id, seq)`.
@@ -182,7 +178,6 @@ impl LedgerActor {
             unpublished: Arc::new(Mutex::new(Vec::new())),
             reload_pending: false,
             unsynced: false,
-            writing: None,
         };
         actor.update_gauges();
         actor.publish_digest_prefix();
@@ -210,10 +205,6 @@ impl LedgerActor {
                     Some(command) => self.on_commands(command).await,
                     None => break,
                 },
-                stored = LocalWrite::done(&mut self.writing), if self.writing.is_some() => {
-                    // A refused batch has told its callers and rebuilt the core.
-                    let _ = self.written(stored).await;
-                }
                 event = self.subscription.next() => match event {
                     Some(first) => {
                         let mut batch = vec![first];
@@ -229,7 +220,6 @@ impl LedgerActor {
                 },
             }
         }
-        let _ = self.finish_write().await;
         self.sync_relayed().await;
     }
 

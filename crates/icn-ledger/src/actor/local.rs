@@ -1,57 +1,27 @@
 //! Local ops (currency, credit limit, payment) in batches: each op is checked against the state
-//! the ops before it in the batch left (seq, timestamp, balance), signed and applied; the whole
-//! batch is stored in one commit, then published. One commit per batch instead of one per op
-//! is what lets many concurrent callers through, and the actor signs the next batch while the
-//! previous one is being stored (one write under way at most, so batches stay in order).
+//! the ops before it in the batch left (seq, timestamp, balance), signed (on every core, see
+//! `sign.rs`) and applied, and the whole batch is stored in one commit before it is
+//! published. One commit per batch instead of one per op is what lets many concurrent callers
+//! through.
 //!
-//! The ledger store's commit is not synced: the ops are published with
-//! `GossipHandle::publish_synced`, which syncs them to the gossip store before any peer hears
-//! of them, and their callers are answered after that sync. So an op a peer may hold is
-//! always on this node's disk (at start the ledger catches up from the gossip store), and a
-//! restarted node never reuses a seq peers have seen. The ledger store is synced at the next
-//! tick.
+//! The ledger store's commit is not synced: the op is published with
+//! `GossipHandle::publish_synced`, which syncs it to the gossip store before any peer hears of
+//! it, and its caller is answered after that sync. So an op a peer may hold is always on this
+//! node's disk (at start the ledger catches up from the gossip store), and a restarted node
+//! never reuses a seq peers have seen. The ledger store is synced at the next tick.
 //!
-//! Durable before it counts: when the store refuses a batch (a full disk), the core, which
-//! already holds it and maybe the next one, is rebuilt from what is durable, so no refused op
-//! leaves a trace (a refused transfer that kept its seq would make every later one wait
-//! forever at every peer), and the next batch, checked against the refused one, is refused
-//! with it.
-
-use tokio::task::JoinHandle;
+//! Durable before it counts: when the store refuses the batch (a full disk), the core, which
+//! already holds the batch, is rebuilt from what is durable, so no refused op leaves a trace (a
+//! refused transfer that kept its seq would make every later one wait forever at every peer).
 
 use super::publish::Waiter;
 use super::{LedgerActor, LedgerError, LocalReply, now_ms};
 use crate::payload::decode_payload;
-use crate::{LedgerCore, Op, SignedOp};
-
-/// A batch of own ops being written to the ledger store while the actor signs the next one.
-pub(super) struct LocalWrite {
-    task: JoinHandle<Result<Vec<SignedOp>, LedgerError>>,
-    waiters: Vec<Waiter>,
-}
-
-/// What a [`LocalWrite`] ends with: the stored ops, or why they are not stored.
-pub(super) type Stored = Result<Vec<SignedOp>, LedgerError>;
-
-impl LocalWrite {
-    /// Waits for the write under way (cancel-safe: it stays in place until it finishes, and
-    /// then the caller must hand its result to [`LedgerActor::written`]).
-    pub(super) async fn done(write: &mut Option<LocalWrite>) -> Stored {
-        let Some(w) = write else {
-            return Err(LedgerError::Gossip("no write under way".to_owned()));
-        };
-        match (&mut w.task).await {
-            Ok(result) => result,
-            Err(e) => Err(LedgerError::Gossip(e.to_string())),
-        }
-    }
-}
+use crate::{LedgerCore, Op};
 
 impl LedgerActor {
-    /// Validates, applies and signs a batch of local ops, then stores it (one commit) while
-    /// the actor goes on; it is published once stored ([`Self::finish_write`]). Batches are
-    /// stored and published in order, and one is stored only after the one before it was:
-    /// every caller gets its own answer.
+    /// Validates, applies, stores (one commit) and publishes a batch of local ops; every caller
+    /// gets its own answer.
     pub(super) async fn local_batch(&mut self, batch: Vec<(Op, LocalReply)>) {
         self.retry_reload().await;
         if self.reload_pending {
@@ -65,56 +35,40 @@ impl LedgerActor {
         if ops.is_empty() {
             return;
         }
-        // This batch was checked against the state the previous one left: it is stored only
-        // if that one was (a refused batch takes every later one with it, so no seq is left
-        // out before an op that is stored or published).
-        if let Err(error) = self.finish_write().await {
-            return refuse(waiters, &error);
-        }
         let store = self.store.clone();
         let write = move || {
             store
                 .put_batch_with(&ops, icn_gossip::WriteMode::Deferred)
                 .map(|()| ops)
-                .map_err(LedgerError::Store)
         };
-        self.writing = Some(LocalWrite {
-            task: tokio::task::spawn_blocking(write),
-            waiters,
-        });
-    }
-
-    /// Waits for the batch being stored, if any, and hands it to [`Self::written`].
-    pub(super) async fn finish_write(&mut self) -> Result<(), LedgerError> {
-        if self.writing.is_none() {
-            return Ok(());
+        let stored = match tokio::task::spawn_blocking(write).await {
+            Ok(result) => result.map_err(LedgerError::Store),
+            Err(e) => Err(LedgerError::Gossip(e.to_string())),
+        };
+        let ops = match stored {
+            Ok(ops) => ops,
+            Err(error) => return self.refused(waiters, error).await,
+        };
+        // Synced at the next tick; what peers may hold is synced by gossip before they hear.
+        self.unsynced = true;
+        for op in &ops {
+            self.record_amount(op);
         }
-        let stored = LocalWrite::done(&mut self.writing).await;
-        self.written(stored).await
+        self.update_metrics();
+        // Published (one entry for the batch, unless it is large) without holding up the actor.
+        self.publish(ops, waiters);
     }
 
-    /// A batch is stored: it is published (one entry for the batch, unless it is large)
-    /// without holding up the actor. When the store refused it, the core is rebuilt from what
-    /// is durable and its callers are told; the error is returned.
-    pub(super) async fn written(&mut self, stored: Stored) -> Result<(), LedgerError> {
-        let waiters = self.writing.take().map(|w| w.waiters).unwrap_or_default();
-        match stored {
-            Ok(ops) => {
-                // Synced at the next tick; what peers may hold is synced by gossip before
-                // they hear of it.
-                self.unsynced = true;
-                for op in &ops {
-                    self.record_amount(op);
-                }
-                self.update_metrics();
-                self.publish(ops, waiters);
-                Ok(())
-            }
-            Err(error) => {
-                self.forget_undurable().await;
-                refuse(waiters, &error);
-                Err(error)
-            }
+    /// The store refused a batch the core already held: rebuild the core from what is
+    /// durable and tell every caller.
+    async fn refused(&mut self, waiters: Vec<Waiter>, error: LedgerError) {
+        self.forget_undurable().await;
+        for (reply, _) in waiters.into_iter().flatten() {
+            let answer = match &error {
+                LedgerError::Store(e) => LedgerError::Store(e.clone()),
+                other => LedgerError::Gossip(other.to_string()),
+            };
+            let _ = reply.send(Err(answer));
         }
     }
 
@@ -164,16 +118,5 @@ impl LedgerActor {
         if self.reload_pending {
             self.forget_undurable().await;
         }
-    }
-}
-
-/// Tells every caller of a batch the store refused why.
-fn refuse(waiters: Vec<Waiter>, error: &LedgerError) {
-    for (reply, _) in waiters.into_iter().flatten() {
-        let answer = match error {
-            LedgerError::Store(e) => LedgerError::Store(e.clone()),
-            other => LedgerError::Gossip(other.to_string()),
-        };
-        let _ = reply.send(Err(answer));
     }
 }
