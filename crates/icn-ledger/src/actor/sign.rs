@@ -55,25 +55,12 @@ impl LedgerActor {
         (ops, waiters)
     }
 
-    /// Gives `op` its timestamp (and seq), checks it against the current state, signs it and
-    /// inserts it into the core. Returns the signed op and its seq (0 for non-transfers).
-    fn apply_local(
-        &mut self,
-        mut op: Op,
-        me: &Did,
-        now: u64,
-    ) -> Result<(SignedOp, u64), LedgerError> {
-        let mut seq = 0;
-        if let Op::Transfer(t) = &mut op {
-            t.seq = self.core.next_seq(me);
-            seq = t.seq;
-        }
-        let timestamp = self.core.next_timestamp(now, seq);
-        match &mut op {
-            Op::CreateCurrency(c) => c.timestamp_ms = timestamp,
-            Op::SetCreditLimit(s) => s.timestamp_ms = timestamp,
-            Op::Transfer(t) => t.timestamp_ms = timestamp,
-        }
+    /// Gives `op` its seq (a transfer) and timestamp, checks it against the current state,
+    /// signs it and inserts it into the core. Returns the signed op and its seq (0 for
+    /// non-transfers).
+    fn apply_local(&mut self, op: Op, me: &Did, now: u64) -> Result<(SignedOp, u64), LedgerError> {
+        let (mut next_seq, mut head) = self.placing_from(me);
+        let (op, seq) = place_op(op, &mut next_seq, &mut head, now);
         self.core.validate_local(&op, me, now)?;
         let signed = op.sign(&self.keypair);
         if let Err(e) = self.core.insert_own(signed.clone(), now) {
@@ -86,27 +73,15 @@ impl LedgerActor {
 
     /// Gives each op the seq and timestamp it gets if every op before it applies.
     fn place(&self, ops: impl Iterator<Item = Op>, me: &Did, now: u64) -> Vec<Op> {
-        let mut next_seq = self.core.next_seq(me);
-        let mut head = self.core.head().map(|k| (k.timestamp_ms, k.seq));
-        ops.map(|mut op| {
-            let seq = match &mut op {
-                Op::Transfer(t) => {
-                    t.seq = next_seq;
-                    next_seq = next_seq.saturating_add(1);
-                    t.seq
-                }
-                Op::CreateCurrency(_) | Op::SetCreditLimit(_) => 0,
-            };
-            let timestamp = LedgerCore::timestamp_after(head, now, seq);
-            match &mut op {
-                Op::CreateCurrency(c) => c.timestamp_ms = timestamp,
-                Op::SetCreditLimit(s) => s.timestamp_ms = timestamp,
-                Op::Transfer(t) => t.timestamp_ms = timestamp,
-            }
-            head = Some((timestamp, seq));
-            op
-        })
-        .collect()
+        let (mut next_seq, mut head) = self.placing_from(me);
+        ops.map(|op| place_op(op, &mut next_seq, &mut head, now).0)
+            .collect()
+    }
+
+    /// Where placing starts: this node's next seq, and the newest held op's timestamp and seq.
+    fn placing_from(&self, me: &Did) -> (u64, Option<(u64, u64)>) {
+        let head = self.core.head().map(|k| (k.timestamp_ms, k.seq));
+        (self.core.next_seq(me), head)
     }
 
     /// Applies an op signed as placed if it checks against the current state; `None` if it
@@ -151,4 +126,25 @@ async fn sign_all(keypair: &Arc<Keypair>, mut ops: Vec<Op>) -> Vec<SignedOp> {
 
 fn sign_each(keypair: &Keypair, ops: Vec<Op>) -> Vec<SignedOp> {
     ops.into_iter().map(|op| op.sign(keypair)).collect()
+}
+
+/// Places `op` after `head` ([`LedgerCore::timestamp_after`]); a transfer takes `next_seq`.
+/// Advances both; returns the op and its seq (0 for non-transfers).
+fn place_op(mut op: Op, next_seq: &mut u64, head: &mut Option<(u64, u64)>, now: u64) -> (Op, u64) {
+    let seq = match &mut op {
+        Op::Transfer(t) => {
+            t.seq = *next_seq;
+            *next_seq = next_seq.saturating_add(1);
+            t.seq
+        }
+        Op::CreateCurrency(_) | Op::SetCreditLimit(_) => 0,
+    };
+    let timestamp = LedgerCore::timestamp_after(*head, now, seq);
+    match &mut op {
+        Op::CreateCurrency(c) => c.timestamp_ms = timestamp,
+        Op::SetCreditLimit(s) => s.timestamp_ms = timestamp,
+        Op::Transfer(t) => t.timestamp_ms = timestamp,
+    }
+    *head = Some((timestamp, seq));
+    (op, seq)
 }

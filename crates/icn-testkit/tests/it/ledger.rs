@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use icn_identity::Did;
+use icn_ledger::LedgerHandle;
 use icn_testkit::{Cluster, Topology, wait_until};
 use rand::{Rng, SeedableRng};
 
@@ -367,9 +368,9 @@ async fn future_dated_ops_are_applied_once_their_time_comes() {
     cluster.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_burst_of_payments_travels_in_few_entries_and_every_peer_applies_it() {
-    const PAYMENTS: u64 = 200;
+/// Two connected nodes; node 0 has created currency HOUR with `limit`. Returns the cluster and
+/// both ledgers.
+async fn payer_and_payee(limit: u64) -> (Cluster, LedgerHandle, LedgerHandle) {
     let cluster = Cluster::start(2, Topology::Line).await.unwrap();
     wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
         .await
@@ -378,7 +379,27 @@ async fn a_burst_of_payments_travels_in_few_entries_and_every_peer_applies_it() 
         cluster.node(0).ledger().unwrap().clone(),
         cluster.node(1).ledger().unwrap().clone(),
     );
-    l0.create_currency("HOUR", 1_000).await.unwrap();
+    l0.create_currency("HOUR", limit).await.unwrap();
+    (cluster, l0, l1)
+}
+
+/// Waits until `ledger` applied `n` transfers and agrees with `other`.
+async fn applied_and_agreed(ledger: &LedgerHandle, other: &LedgerHandle, n: u64) {
+    wait_until(T, "every payment applied at the peer", || async {
+        ledger.digest().await.unwrap().applied_transfers == n
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        ledger.digest().await.unwrap(),
+        other.digest().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_payments_travels_in_few_entries_and_every_peer_applies_it() {
+    const PAYMENTS: u64 = 200;
+    let (cluster, l0, l1) = payer_and_payee(1_000).await;
     let to = cluster.did(1);
     let payments: Vec<_> = (0..PAYMENTS)
         .map(|_| {
@@ -392,12 +413,7 @@ async fn a_burst_of_payments_travels_in_few_entries_and_every_peer_applies_it() 
     }
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=PAYMENTS).collect::<Vec<_>>());
-    wait_until(T, "every payment applied at the peer", || async {
-        l1.digest().await.unwrap().applied_transfers == PAYMENTS
-    })
-    .await
-    .unwrap();
-    assert_eq!(l0.digest().await.unwrap(), l1.digest().await.unwrap());
+    applied_and_agreed(&l1, &l0, PAYMENTS).await;
     let topic = icn_gossip::Topic::new(icn_ledger::LEDGER_TOPIC).unwrap();
     let entries = |i: usize| {
         cluster
@@ -416,15 +432,7 @@ async fn a_burst_of_payments_travels_in_few_entries_and_every_peer_applies_it() 
 
 #[tokio::test]
 async fn refused_payments_in_a_burst_leave_no_gap_in_the_seqs() {
-    let cluster = Cluster::start(2, Topology::Line).await.unwrap();
-    wait_until(T, "connected", || async { cluster.peers_of(0).len() == 1 })
-        .await
-        .unwrap();
-    let (l0, l1) = (
-        cluster.node(0).ledger().unwrap().clone(),
-        cluster.node(1).ledger().unwrap().clone(),
-    );
-    l0.create_currency("HOUR", 100).await.unwrap();
+    let (cluster, l0, l1) = payer_and_payee(100).await;
     let to = cluster.did(1);
     // Every third payment is over the limit on its own; the others fit together.
     let payments: Vec<_> = (0..90u64)
@@ -445,11 +453,6 @@ async fn refused_payments_in_a_burst_leave_no_gap_in_the_seqs() {
     }
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
-    wait_until(T, "the peer applied every payment", || async {
-        l1.digest().await.unwrap().applied_transfers == 60
-    })
-    .await
-    .unwrap();
-    assert_eq!(l0.digest().await.unwrap(), l1.digest().await.unwrap());
+    applied_and_agreed(&l1, &l0, 60).await;
     cluster.shutdown().await.unwrap();
 }
