@@ -79,31 +79,38 @@ fn read_u16(bytes: &[u8], at: usize) -> Option<usize> {
 /// [`MAX_OPS_PER_PAYLOAD`] ops); returns each payload with the range of `ops` it holds. An op
 /// alone is in its own wire form, so an op larger than `max_bytes` still gets a payload.
 pub fn pack(ops: &[SignedOp], max_bytes: usize) -> Vec<(Range<usize>, Vec<u8>)> {
+    let encoded: Vec<Vec<u8>> = ops.iter().map(SignedOp::encode).collect();
+    pack_encoded(&encoded, max_bytes)
+}
+
+/// [`pack`] for ops already in their wire form ([`SignedOp::encode`]).
+pub fn pack_encoded(encoded: &[Vec<u8>], max_bytes: usize) -> Vec<(Range<usize>, Vec<u8>)> {
     let mut packed = Vec::new();
-    let mut run: Vec<Vec<u8>> = Vec::new();
     let mut run_bytes = HEADER;
     let mut start = 0;
-    for (i, op) in ops.iter().enumerate() {
-        let encoded = op.encode();
-        let cost = LEN_PREFIX + encoded.len();
-        if !run.is_empty() && (run_bytes + cost > max_bytes || run.len() == MAX_OPS_PER_PAYLOAD) {
-            packed.push((start..i, payload_of(std::mem::take(&mut run), run_bytes)));
+    for (i, op) in encoded.iter().enumerate() {
+        let cost = LEN_PREFIX + op.len();
+        let run = i - start;
+        if run > 0 && (run_bytes + cost > max_bytes || run == MAX_OPS_PER_PAYLOAD) {
+            packed.push((start..i, payload_of(&encoded[start..i], run_bytes)));
             run_bytes = HEADER;
             start = i;
         }
         run_bytes += cost;
-        run.push(encoded);
     }
-    if !run.is_empty() {
-        packed.push((start..ops.len(), payload_of(run, run_bytes)));
+    if start < encoded.len() {
+        packed.push((
+            start..encoded.len(),
+            payload_of(&encoded[start..], run_bytes),
+        ));
     }
     packed
 }
 
 /// The payload of a run of encoded ops (`bytes`: its batch size).
-fn payload_of(mut run: Vec<Vec<u8>>, bytes: usize) -> Vec<u8> {
-    if run.len() == 1 {
-        return run.pop().unwrap_or_default();
+fn payload_of(run: &[Vec<u8>], bytes: usize) -> Vec<u8> {
+    if let [op] = run {
+        return op.clone();
     }
     let mut out = Vec::with_capacity(bytes);
     out.push(BATCH_TAG);
@@ -111,7 +118,7 @@ fn payload_of(mut run: Vec<Vec<u8>>, bytes: usize) -> Vec<u8> {
     out.extend_from_slice(&(run.len() as u16).to_le_bytes());
     for op in run {
         out.extend_from_slice(&(op.len() as u16).to_le_bytes());
-        out.extend_from_slice(&op);
+        out.extend_from_slice(op);
     }
     out
 }

@@ -121,6 +121,21 @@ impl LedgerStore {
         ops: &[SignedOp],
         mode: WriteMode,
     ) -> Result<(), LedgerStoreError> {
+        let encoded: Vec<Vec<u8>> = ops.iter().map(SignedOp::encode).collect();
+        self.put_encoded_with(ops, &encoded, mode)
+    }
+
+    /// [`LedgerStore::put_batch_with`] for ops already in their wire form: `encoded[i]` is
+    /// `ops[i].encode()` (the caller reuses it for the gossip payload).
+    ///
+    /// # Errors
+    /// [`LedgerStoreError::Failed`]; nothing of the batch is stored then.
+    pub fn put_encoded_with(
+        &self,
+        ops: &[SignedOp],
+        encoded: &[Vec<u8>],
+        mode: WriteMode,
+    ) -> Result<(), LedgerStoreError> {
         if ops.is_empty() {
             return Ok(());
         }
@@ -128,9 +143,8 @@ impl LedgerStore {
             let tx = mode.begin_write(db)?;
             {
                 let mut table = tx.open_table(OPS)?;
-                for op in ops {
-                    let key = row_key(op);
-                    table.insert(&key, op.encode().as_slice())?;
+                for (op, bytes) in ops.iter().zip(encoded) {
+                    table.insert(&row_key(op), bytes.as_slice())?;
                 }
             }
             tx.commit()?;

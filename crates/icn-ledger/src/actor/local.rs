@@ -17,7 +17,7 @@
 use super::publish::Waiter;
 use super::{LedgerActor, LedgerError, LocalReply, now_ms};
 use crate::payload::decode_payload;
-use crate::{LedgerCore, Op};
+use crate::{LedgerCore, Op, SignedOp};
 
 impl LedgerActor {
     /// Validates, applies, stores (one commit) and publishes a batch of local ops; every caller
@@ -36,17 +36,19 @@ impl LedgerActor {
             return;
         }
         let store = self.store.clone();
+        // Encoded once, off the actor: the same bytes are stored and published.
         let write = move || {
+            let encoded: Vec<Vec<u8>> = ops.iter().map(SignedOp::encode).collect();
             store
-                .put_batch_with(&ops, icn_gossip::WriteMode::Deferred)
-                .map(|()| ops)
+                .put_encoded_with(&ops, &encoded, icn_gossip::WriteMode::Deferred)
+                .map(|()| (ops, encoded))
         };
         let stored = match tokio::task::spawn_blocking(write).await {
             Ok(result) => result.map_err(LedgerError::Store),
             Err(e) => Err(LedgerError::Gossip(e.to_string())),
         };
-        let ops = match stored {
-            Ok(ops) => ops,
+        let (ops, encoded) = match stored {
+            Ok(stored) => stored,
             Err(error) => return self.refused(waiters, error).await,
         };
         // Synced at the next tick; what peers may hold is synced by gossip before they hear.
@@ -56,7 +58,7 @@ impl LedgerActor {
         }
         self.update_metrics();
         // Published (one entry for the batch, unless it is large) without holding up the actor.
-        self.publish(ops, waiters);
+        self.publish_encoded(ops, &encoded, waiters);
     }
 
     /// The store refused a batch the core already held: rebuild the core from what is

@@ -7,7 +7,7 @@ use icn_gossip::GossipError;
 
 use super::{LedgerActor, LedgerError, LocalReply};
 use crate::SignedOp;
-use crate::payload::pack;
+use crate::payload::pack_encoded;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -25,12 +25,23 @@ impl LedgerActor {
     /// ops are kept and published again at the next tick, so peers never miss an op this node
     /// applied; the ledger store is synced before the callers hear of the failure, so an op a
     /// caller was told is recorded survives a crash.
-    pub(super) fn publish(&self, ops: Vec<SignedOp>, mut waiters: Vec<Waiter>) {
+    pub(super) fn publish(&self, ops: Vec<SignedOp>, waiters: Vec<Waiter>) {
+        let encoded: Vec<Vec<u8>> = ops.iter().map(SignedOp::encode).collect();
+        self.publish_encoded(ops, &encoded, waiters);
+    }
+
+    /// [`Self::publish`] for ops already in their wire form (`encoded[i]` is `ops[i]`'s).
+    pub(super) fn publish_encoded(
+        &self,
+        ops: Vec<SignedOp>,
+        encoded: &[Vec<u8>],
+        mut waiters: Vec<Waiter>,
+    ) {
         waiters.resize_with(ops.len(), || None);
         let mut ops = ops.into_iter();
         let mut waiters = waiters.into_iter();
         let max = self.core.config().max_entry_bytes;
-        for (range, payload) in pack(ops.as_slice(), max) {
+        for (range, payload) in pack_encoded(encoded, max) {
             let entry_ops: Vec<SignedOp> = ops.by_ref().take(range.len()).collect();
             let entry_waiters: Vec<Waiter> = waiters.by_ref().take(range.len()).collect();
             self.publish_entry(payload, entry_ops, entry_waiters);

@@ -14,7 +14,9 @@ use crate::labels::{
 const NO_LABELS: &[LabelDef] = &[];
 const NO_BUCKETS: &[f64] = &[];
 
-const fn counter(
+/// An unlabelled counter or gauge.
+const fn scalar(
+    kind: MetricKind,
     name: &'static str,
     unit: Option<Unit>,
     help: &'static str,
@@ -22,7 +24,7 @@ const fn counter(
 ) -> MetricDef {
     MetricDef {
         name,
-        kind: MetricKind::Counter,
+        kind,
         unit,
         help,
         labels: NO_LABELS,
@@ -31,21 +33,22 @@ const fn counter(
     }
 }
 
+const fn counter(
+    name: &'static str,
+    unit: Option<Unit>,
+    help: &'static str,
+    updated_by: &'static str,
+) -> MetricDef {
+    scalar(MetricKind::Counter, name, unit, help, updated_by)
+}
+
 const fn gauge(
     name: &'static str,
     unit: Option<Unit>,
     help: &'static str,
     updated_by: &'static str,
 ) -> MetricDef {
-    MetricDef {
-        name,
-        kind: MetricKind::Gauge,
-        unit,
-        help,
-        labels: NO_LABELS,
-        buckets: NO_BUCKETS,
-        updated_by,
-    }
+    scalar(MetricKind::Gauge, name, unit, help, updated_by)
 }
 
 const fn labelled(def: MetricDef, labels: &'static [LabelDef]) -> MetricDef {
