@@ -347,10 +347,18 @@ impl GossipActor {
         }
     }
 
+    /// The store keys of `ids` (the store orders entries by time); ids the core no longer
+    /// holds are skipped.
+    fn stored_keys(&self, ids: Vec<EntryId>) -> Vec<(u64, EntryId)> {
+        ids.into_iter()
+            .filter_map(|id| Some((self.core.meta(&id)?.1, id)))
+            .collect()
+    }
+
     fn perform(&mut self, output: Output, now: u64) {
         match output {
             Output::Send { to, msg } => self.send(to, &msg),
-            Output::SendEntries { to, ids } => match self.store.get_many(&ids) {
+            Output::SendEntries { to, ids } => match self.store.get_many(&self.stored_keys(ids)) {
                 Ok(entries) => {
                     let target = self.max_message.min(RESPONSE_TARGET_BYTES);
                     for msg in message::pack_entries(entries, target) {
