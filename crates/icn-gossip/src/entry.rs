@@ -311,6 +311,22 @@ impl Entry {
             .verify(&signing_message(id), &self.signature)
             .map_err(|_| RejectReason::BadSignature)
     }
+
+    /// Checks the signatures of several entries as one batch (`icn_identity::verify`); each
+    /// `(entry, id)` needs `id == entry.id()`. Each result is what
+    /// [`Entry::check_signature`] gives for that entry.
+    pub fn check_signatures(entries: &[(&Entry, EntryId)]) -> Vec<Result<(), RejectReason>> {
+        let messages: Vec<Vec<u8>> = entries.iter().map(|(_, id)| signing_message(id)).collect();
+        let items: Vec<_> = entries
+            .iter()
+            .zip(&messages)
+            .map(|((entry, _), msg)| (&entry.author, msg.as_slice(), &entry.signature))
+            .collect();
+        icn_identity::verify_batch(&items)
+            .into_iter()
+            .map(|result| result.map_err(|_| RejectReason::BadSignature))
+            .collect()
+    }
 }
 
 fn compute_id(topic: &Topic, author: &Did, timestamp_ms: u64, payload: &[u8]) -> EntryId {

@@ -84,8 +84,8 @@ impl Did {
         &self.0
     }
 
-    /// Checks `sig` over `msg` with this DID's key, using strict Ed25519 verification
-    /// (rejects non-canonical and small-order signature components).
+    /// Checks `sig` over `msg` with this DID's key, under the rules of [`crate::verify`]
+    /// (ZIP-215: the rules under which [`crate::verify_batch`] agrees with this check).
     ///
     /// # Errors
     ///
@@ -93,9 +93,7 @@ impl Did {
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), IdentityError> {
         let key =
             crate::key_cache::checked_key(&self.0).map_err(|_| IdentityError::InvalidPublicKey)?;
-        let sig = ed25519_dalek::Signature::from_bytes(&sig.to_bytes());
-        key.verify_strict(msg, &sig)
-            .map_err(|_| IdentityError::InvalidSignature)
+        crate::verify::verify_one(self, &key, msg, sig)
     }
 
     /// The first few base58 characters (after the prefix), for log lines.

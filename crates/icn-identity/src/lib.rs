@@ -10,6 +10,7 @@
 //! - `did`: the [`Did`] type, its string form, parse errors and serde encoding.
 //! - `keypair`: the [`Keypair`] that signs, exports PKCS#8 for TLS, and zeroizes its secret.
 //! - `signature`: the 64-byte [`Signature`] value type and its serde encoding.
+//! - [`verify`]: which signatures are accepted (ZIP-215), alone or in batches.
 //! - `error`: [`IdentityError`] (signatures, key export) and [`KeystoreError`] (keystore file,
 //!   passphrases).
 //! - [`keystore`]: the passphrase-encrypted `identity.key` file format (create, load, read DID).
@@ -23,6 +24,7 @@ mod keypair;
 pub mod keystore;
 pub mod passphrase;
 mod signature;
+pub mod verify;
 
 pub use did::{DID_PREFIX, Did, DidParseError};
 pub use error::{IdentityError, KeystoreError};
@@ -30,3 +32,4 @@ pub use keypair::Keypair;
 pub use keystore::{IDENTITY_FILE, KdfParams, Keystore};
 pub use passphrase::{PassphraseSource, resolve_passphrase};
 pub use signature::Signature;
+pub use verify::verify_batch;

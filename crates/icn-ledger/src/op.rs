@@ -373,6 +373,25 @@ impl SignedOp {
             })
     }
 
+    /// Checks the signatures of several ops as one batch (`icn_identity::verify`); each
+    /// result is what [`SignedOp::verify_signature`] gives for that op.
+    pub fn verify_signatures(ops: &[&SignedOp]) -> Vec<Result<(), OpError>> {
+        let messages: Vec<Vec<u8>> = ops
+            .iter()
+            .map(|op| op.op.signing_bytes(&op.author))
+            .collect();
+        let items: Vec<_> = ops
+            .iter()
+            .zip(&messages)
+            .map(|(op, msg)| (&op.author, msg.as_slice(), &op.signature))
+            .collect();
+        icn_identity::verify_batch(&items)
+            .into_iter()
+            .zip(ops)
+            .map(|(result, op)| result.map_err(|_| OpError::BadSignature { author: op.author }))
+            .collect()
+    }
+
     /// Full stateless validation, as [`crate::LedgerCore::insert`] does it: fields, clock, then
     /// the signature (the expensive part, last).
     ///

@@ -121,20 +121,58 @@ impl GossipCore {
         let max = self.config.max_ids_per_message;
         self.stats
             .drop_n(DropReason::TooManyIds, entries.len().saturating_sub(max));
-        for entry in entries.into_iter().take(max) {
-            self.receive(from, entry);
+        let entries: Vec<(Entry, EntryId)> = entries
+            .into_iter()
+            .take(max)
+            .map(|entry| {
+                let id = entry.id();
+                (entry, id)
+            })
+            .collect();
+        // The signatures of the entries that pass every other check, checked as one batch.
+        let (at, wanted): (Vec<usize>, Vec<(&Entry, EntryId)>) = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, (entry, id))| self.would_check_signature(entry, id))
+            .map(|(at, (entry, id))| (at, (entry, *id)))
+            .unzip();
+        let mut signatures = vec![None; entries.len()];
+        for (at, result) in at.into_iter().zip(Entry::check_signatures(&wanted)) {
+            signatures[at] = Some(result);
+        }
+        for ((entry, id), signature) in entries.into_iter().zip(signatures) {
+            self.receive(from, entry, id, signature);
         }
         // The answered ids freed request slots: ask for waiting ids now, not at the next tick.
         self.assign_waiting();
     }
 
-    /// Checks one entry from `from`, cheapest and most selective checks first, and stores it.
-    fn receive(&mut self, from: Did, entry: Entry) {
+    /// Whether [`Self::receive`] would reach the signature check for `entry` now: the same
+    /// checks, without their effects.
+    fn would_check_signature(&self, entry: &Entry, id: &EntryId) -> bool {
+        entry.payload.len() <= self.config.entry_limits.max_payload_bytes
+            && !self.index.contains_key(id)
+            && self.pending.contains_key(id)
+            && self.topics.contains_key(&entry.topic)
+            && entry
+                .check_limits(&self.config.entry_limits, self.now_ms)
+                .is_ok()
+    }
+
+    /// Checks one entry from `from` (whose id is `id`), cheapest and most selective checks
+    /// first, and stores it. `signature` is the signature's check when it was made already
+    /// (in a batch); otherwise it is made here.
+    fn receive(
+        &mut self,
+        from: Did,
+        entry: Entry,
+        id: EntryId,
+        signature: Option<Result<(), RejectReason>>,
+    ) {
         let limits = self.config.entry_limits;
         if entry.payload.len() > limits.max_payload_bytes {
             return self.reject(Some(from), RejectReason::PayloadTooLarge);
         }
-        let id = entry.id();
         if self.index.contains_key(&id) {
             self.stats.duplicates += 1;
             return;
@@ -149,7 +187,7 @@ impl GossipCore {
         }
         let checked = entry
             .check_limits(&limits, self.now_ms)
-            .and_then(|()| entry.check_signature(&id));
+            .and_then(|()| signature.unwrap_or_else(|| entry.check_signature(&id)));
         if let Err(reason) = checked {
             // A bad copy: the signature is outside the id, and a timestamp may become
             // acceptable later, so ask another announcer.

@@ -236,19 +236,24 @@ impl LedgerCore {
             Done(Result<BatchItem, OpError>),
             New(OrderKey, bool),
         }
+        let ops: Vec<(OrderKey, SignedOp)> =
+            ops.into_iter().map(|op| (op.order_key(), op)).collect();
+        let mut checks = self.check_new(&ops, now_ms, verify_signatures).into_iter();
         let mut pending = Vec::new();
         let mut fresh = Vec::new();
-        for op in ops {
-            let key = op.order_key();
+        for (key, op) in ops {
+            let checked = checks.next().flatten();
             if self.held.contains_key(&key.id) {
                 pending.push(Pending::Done(Ok(BatchItem::Duplicate(key.id))));
                 continue;
             }
-            let valid = if verify_signatures {
-                op.validate(&self.config, now_ms)
-            } else {
-                op.validate_unsigned(&self.config, now_ms)
-            };
+            let valid = checked.unwrap_or_else(|| {
+                if verify_signatures {
+                    op.validate(&self.config, now_ms)
+                } else {
+                    op.validate_unsigned(&self.config, now_ms)
+                }
+            });
             if let Err(e) = valid {
                 self.rejections[e.kind().index()] += 1;
                 pending.push(Pending::Done(Err(e)));
@@ -285,6 +290,36 @@ impl LedgerCore {
             })
             .collect();
         BatchOutcome { items, replay }
+    }
+
+    /// The stateless validation of every op not held yet (`None` for held ones), the
+    /// signatures of those that pass the other checks checked as one batch.
+    fn check_new(
+        &self,
+        ops: &[(OrderKey, SignedOp)],
+        now_ms: u64,
+        verify_signatures: bool,
+    ) -> Vec<Option<Result<(), OpError>>> {
+        let mut checks: Vec<Option<Result<(), OpError>>> = ops
+            .iter()
+            .map(|(key, op)| {
+                (!self.held.contains_key(&key.id))
+                    .then(|| op.validate_unsigned(&self.config, now_ms))
+            })
+            .collect();
+        if verify_signatures {
+            let (at, signed): (Vec<usize>, Vec<&SignedOp>) = checks
+                .iter()
+                .zip(ops)
+                .enumerate()
+                .filter(|(_, (check, _))| matches!(check, Some(Ok(()))))
+                .map(|(at, (_, (_, op)))| (at, op))
+                .unzip();
+            for (at, result) in at.into_iter().zip(SignedOp::verify_signatures(&signed)) {
+                checks[at] = Some(result);
+            }
+        }
+        checks
     }
 
     fn status_at(&self, key: &OrderKey) -> Option<OpStatus> {

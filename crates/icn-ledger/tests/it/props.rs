@@ -244,18 +244,26 @@ proptest! {
         prop_assert_eq!(c.stats().rejections_of(RejectKind::BadSignature), forged.len() as u64);
         prop_assert_eq!(&summary(&c), &expected);
 
-        // Random batches, in another random order.
-        let mut arrivals = ops.clone();
+        // Random batches (signatures checked together from 4 ops), forged ones mixed in, in
+        // another random order: a forged op is refused alone.
+        let mut arrivals: Vec<SignedOp> = ops.iter().chain(forged.iter()).cloned().collect();
         arrivals.shuffle(&mut rng);
         let mut b = core();
         let mut rest = &arrivals[..];
         while !rest.is_empty() {
-            let n = rand::Rng::gen_range(&mut rng, 1..=rest.len().min(6));
+            let n = rand::Rng::gen_range(&mut rng, 1..=rest.len().min(12));
             let out = b.insert_batch(rest[..n].to_vec(), NOW);
-            prop_assert!(out.items.iter().all(|i| matches!(i, Ok(BatchItem::Inserted(_) | BatchItem::Duplicate(_)))));
+            for (op, item) in rest[..n].iter().zip(&out.items) {
+                if forged.contains(op) {
+                    prop_assert!(matches!(item, Err(OpError::BadSignature { .. })), "{item:?}");
+                } else {
+                    prop_assert!(matches!(item, Ok(BatchItem::Inserted(_) | BatchItem::Duplicate(_))), "{item:?}");
+                }
+            }
             b.check_invariants().map_err(TestCaseError::fail)?;
             rest = &rest[n..];
         }
+        prop_assert_eq!(b.stats().rejections_of(RejectKind::BadSignature), forged.len() as u64);
         prop_assert_eq!(&summary(&b), &expected);
 
         // Newest first: the worst case for replays.

@@ -429,7 +429,10 @@ async fn a_synced_publish_is_on_the_disk_before_anyone_hears_of_it() {
         std::fs::copy(&path, &copy).unwrap();
         let crashed = icn_gossip::GossipStore::open(&copy).unwrap();
         assert_eq!(
-            crashed.get(heard.timestamp_ms, &heard.id()).unwrap().as_ref(),
+            crashed
+                .get(heard.timestamp_ms, &heard.id())
+                .unwrap()
+                .as_ref(),
             Some(&heard),
             "entry {i} was delivered before it was synced"
         );

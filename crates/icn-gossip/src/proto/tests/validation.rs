@@ -56,6 +56,30 @@ fn rejects_bad_signature_and_retries_elsewhere() {
 }
 
 #[test]
+fn a_bad_signature_in_a_response_costs_only_its_own_entry() {
+    let mut core = core(&["a"]);
+    core.handle(up(1, &["a"]), T0);
+    let good: Vec<Entry> = (1..=8).map(|ts| entry(9, "a", ts)).collect();
+    let ids: Vec<EntryId> = good.iter().map(Entry::id).collect();
+    let out = core.handle(msg(1, announce("a", &ids)), T0);
+    assert_eq!(requests(&out), vec![(did(1), ids.clone())]);
+    // Entry 3 is a forged copy; the response carries the batch-checked rest around it.
+    let mut answer = good.clone();
+    answer[3].signature = key(8).sign(b"not it");
+    let out = core.handle(msg(1, response(&answer)), T0);
+    assert_eq!(rejected(&out), vec![RejectReason::BadSignature]);
+    let mut expected = ids.clone();
+    expected.remove(3);
+    assert_eq!(
+        stored(&out),
+        expected,
+        "every genuine entry is stored, in order"
+    );
+    assert!(!core.has(&ids[3]));
+    assert_eq!(core.stats().rejected(RejectReason::BadSignature), 1);
+}
+
+#[test]
 fn rejects_oversized_payload() {
     let config = GossipConfig {
         entry_limits: crate::entry::EntryLimits {
