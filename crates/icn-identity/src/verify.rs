@@ -16,6 +16,11 @@
 //!   against 46.7 µs alone. When a batch fails, each of its signatures is checked alone, so a
 //!   bad signature costs its sender a single check, not the batch.
 //!
+//! The batch's random coefficients come from the OS-seeded thread RNG, never from a protocol
+//! core's seeded RNG: they must be unpredictable to whoever crafted the signatures. The answer
+//! does not depend on them (a batch holding a bad signature passes with probability 2⁻¹²⁸), so a
+//! core that checks signatures in batches still replays the same run from the same seed.
+//!
 //! [ZIP-215]: https://zips.z.cash/zip-0215
 
 use ed25519_dalek::VerifyingKey;
