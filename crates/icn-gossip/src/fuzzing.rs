@@ -228,6 +228,12 @@ fn check(core: &GossipCore, out: &[Output]) {
                     "sending an entry not held"
                 );
             }
+            Output::Push { entries, .. } => assert!(
+                entries
+                    .iter()
+                    .all(|e| core.has(&e.id()) && e.author == core.me()),
+                "pushing an entry not held or not ours"
+            ),
             Output::Store { id, entry, .. } => assert_eq!(*id, entry.id()),
             _ => {}
         }

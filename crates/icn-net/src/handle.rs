@@ -13,7 +13,7 @@ use crate::peer::{PeerInfo, PeerTarget};
 use crate::wire::{WireMessage, encode_frame};
 
 /// Why a send did not happen.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SendError {
     /// No session with that peer.
     #[error("not connected to {0}")]
@@ -119,6 +119,17 @@ impl NetworkHandle {
     /// [`SendError`].
     pub fn send_gossip(&self, to: Did, bytes: Vec<u8>) -> Result<(), SendError> {
         self.send(to, &WireMessage::Gossip(bytes))
+    }
+
+    /// Queues one gossip payload to each peer of `to`, framed once; one result per peer.
+    pub fn send_gossip_to_each(&self, to: &[Did], bytes: Vec<u8>) -> Vec<Result<(), SendError>> {
+        match self.frame(&WireMessage::Gossip(bytes)) {
+            Ok(frame) => to
+                .iter()
+                .map(|peer| self.send_frame(*peer, frame.clone()))
+                .collect(),
+            Err(e) => to.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     /// Queues a message to every connected peer; returns how many queues took it.

@@ -98,6 +98,10 @@ pub struct GossipMetrics {
     pub requests_received: Counter,
     /// Response messages sent.
     pub responses_sent: Counter,
+    /// Push messages sent.
+    pub pushes_sent: Counter,
+    /// Push messages received.
+    pub pushes_received: Counter,
     /// Response messages received.
     pub responses_received: Counter,
     /// Rejected entries or messages, by reason.
@@ -258,6 +262,8 @@ impl NodeMetrics {
             requests_received: counter(r, names::GOSSIP_REQUESTS_RECEIVED_TOTAL),
             responses_sent: counter(r, names::GOSSIP_RESPONSES_SENT_TOTAL),
             responses_received: counter(r, names::GOSSIP_RESPONSES_RECEIVED_TOTAL),
+            pushes_sent: counter(r, names::GOSSIP_PUSHES_SENT_TOTAL),
+            pushes_received: counter(r, names::GOSSIP_PUSHES_RECEIVED_TOTAL),
             entries_rejected: counter_vec(r, names::GOSSIP_ENTRIES_REJECTED_TOTAL),
             propagation_delay: histogram(r, names::GOSSIP_PROPAGATION_DELAY_SECONDS),
             anti_entropy_rounds: counter(r, names::GOSSIP_ANTI_ENTROPY_ROUNDS_TOTAL),

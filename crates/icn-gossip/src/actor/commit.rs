@@ -19,9 +19,10 @@
 //! anti-entropy. Deferred writes are made durable by the next sync, at most
 //! [`RELAYED_SYNC_INTERVAL`] later.
 //!
-//! A batch's messages go out merged: one `Announce` per peer and topic, and one store read and
-//! `Response` set per requesting peer, whatever the number of publishes and requests the batch
-//! took in. Requests for entries we lack wait for no write: they go out once the actor has
+//! A batch's messages go out merged: one `Push` set for the node's own new entries per set of
+//! recipients (encoded once for all of them), one `Announce` per peer and topic, and one store
+//! read and `Response` set per requesting peer, whatever the number of publishes and requests
+//! the batch took in. Requests for entries we lack wait for no write: they go out once the actor has
 //! taken in what was waiting, one `Request` per peer.
 
 use std::collections::BTreeMap;
@@ -300,14 +301,16 @@ impl GossipActor {
         self.update_gauges();
     }
 
-    /// Performs a batch's effects, merging its announces per peer and topic and the entries
-    /// each peer requested (chunks of `max_ids_per_message`).
+    /// Performs a batch's effects, merging its pushes per set of recipients, its announces per
+    /// peer and topic, and the entries each peer requested (chunks of `max_ids_per_message`).
     fn perform_effects(&mut self, effects: Vec<Output>) {
         let now = now_ms();
         let mut announces: BTreeMap<(Did, Topic), Vec<EntryId>> = BTreeMap::new();
         let mut requested: BTreeMap<Did, Vec<EntryId>> = BTreeMap::new();
+        let mut pushes: BTreeMap<Vec<Did>, Vec<Entry>> = BTreeMap::new();
         for output in effects {
             match output {
+                Output::Push { to, entries } => pushes.entry(to).or_default().extend(entries),
                 Output::Send {
                     to,
                     msg: GossipMessage::Announce { topic, ids },
@@ -315,6 +318,9 @@ impl GossipActor {
                 Output::SendEntries { to, ids } => requested.entry(to).or_default().extend(ids),
                 other => self.perform(other, now),
             }
+        }
+        for (to, entries) in pushes {
+            self.perform(Output::Push { to, entries }, now);
         }
         let max = self.core.config().max_ids_per_message;
         for ((to, topic), ids) in announces {

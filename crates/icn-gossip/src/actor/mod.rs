@@ -388,12 +388,23 @@ impl GossipActor {
                     self.subscribers.remove(&entry.topic);
                 }
             }
+            Output::Push { to, entries } => {
+                let target = self.max_message.min(RESPONSE_TARGET_BYTES);
+                for msg in message::pack_push(entries, &to, target) {
+                    self.send_to_each(&to, &msg);
+                }
+            }
             Output::Rejected { reason, .. } => self.metrics.entries_rejected.inc(label(reason)),
             Output::TopicsChanged(_) | Output::AntiEntropyStarted { .. } => {}
         }
     }
 
     fn send(&self, to: Did, msg: &GossipMessage) {
+        self.send_to_each(&[to], msg);
+    }
+
+    /// Sends `msg` to every peer of `to`, encoded and framed once.
+    fn send_to_each(&self, to: &[Did], msg: &GossipMessage) {
         let bytes = match message::encode(msg) {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -402,17 +413,24 @@ impl GossipActor {
             }
         };
         let len = bytes.len();
-        match self.network.send_gossip(to, bytes) {
-            Ok(()) => match msg {
-                GossipMessage::Announce { .. } => self.metrics.announces_sent.increment(1),
-                GossipMessage::Request { .. } => self.metrics.requests_sent.increment(1),
-                GossipMessage::Response { .. } => self.metrics.responses_sent.increment(1),
-                GossipMessage::Reconcile { .. } => {
-                    self.metrics.anti_entropy_bytes.increment(len as u64);
-                }
-                GossipMessage::Topics { .. } => {}
-            },
-            Err(e) => tracing::debug!(peer = %to.short(), error = %e, "gossip send dropped"),
+        for (peer, sent) in to.iter().zip(self.network.send_gossip_to_each(to, bytes)) {
+            match sent {
+                Ok(()) => self.count_sent(msg, len),
+                Err(e) => tracing::debug!(peer = %peer.short(), error = %e, "gossip send dropped"),
+            }
+        }
+    }
+
+    fn count_sent(&self, msg: &GossipMessage, len: usize) {
+        match msg {
+            GossipMessage::Announce { .. } => self.metrics.announces_sent.increment(1),
+            GossipMessage::Request { .. } => self.metrics.requests_sent.increment(1),
+            GossipMessage::Response { .. } => self.metrics.responses_sent.increment(1),
+            GossipMessage::Push { .. } => self.metrics.pushes_sent.increment(1),
+            GossipMessage::Reconcile { .. } => {
+                self.metrics.anti_entropy_bytes.increment(len as u64);
+            }
+            GossipMessage::Topics { .. } => {}
         }
     }
 
@@ -421,6 +439,7 @@ impl GossipActor {
             GossipMessage::Announce { .. } => self.metrics.announces_received.increment(1),
             GossipMessage::Request { .. } => self.metrics.requests_received.increment(1),
             GossipMessage::Response { .. } => self.metrics.responses_received.increment(1),
+            GossipMessage::Push { .. } => self.metrics.pushes_received.increment(1),
             GossipMessage::Reconcile { .. } => {
                 self.metrics.anti_entropy_bytes.increment(len as u64);
             }

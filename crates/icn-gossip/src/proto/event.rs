@@ -59,7 +59,7 @@ pub enum Input {
 pub enum Source {
     /// Published locally.
     Local,
-    /// Fetched from `from` after an announce.
+    /// Fetched from `from` after an announce, or pushed by its author `from`.
     Push {
         /// The peer that sent it.
         from: Did,
@@ -89,6 +89,14 @@ pub enum Output {
         to: Did,
         /// Ids to load and send, ascending, deduplicated.
         ids: Vec<EntryId>,
+    },
+    /// Send our own new `entries` to every peer in `to`, as `Push` messages naming `to` as
+    /// `pushed_to` (pack them with [`crate::message::pack_push`]).
+    Push {
+        /// Peers that follow the entries' topic.
+        to: Vec<Did>,
+        /// Entries this node authored, of one topic.
+        entries: Vec<Entry>,
     },
     /// A valid entry we did not hold: write it to the store, then deliver it to local
     /// subscribers of its topic. Counts as published (`Source::Local`) or received; the

@@ -108,6 +108,9 @@ pub struct GossipCore {
     /// Ids stored during this `handle` call, per topic, each with the peers known to hold it;
     /// announced in batches when the call ends.
     announce_batch: BTreeMap<Topic, Vec<(EntryId, Vec<Did>)>>,
+    /// Our own entries published during this `handle` call, per topic: pushed to every
+    /// follower of the topic when the call ends.
+    push_batch: BTreeMap<Topic, Vec<Entry>>,
     /// Ids to request from each peer, sent in batches when the call ends.
     request_batch: BTreeMap<Did, Vec<EntryId>>,
 }
@@ -158,6 +161,7 @@ impl GossipCore {
             stats: Stats::default(),
             out: Vec::new(),
             announce_batch: BTreeMap::new(),
+            push_batch: BTreeMap::new(),
             request_batch: BTreeMap::new(),
         }
     }
@@ -321,7 +325,10 @@ impl GossipCore {
             }
         }
         self.check_pending()?;
-        if !self.announce_batch.is_empty() || !self.request_batch.is_empty() {
+        if !self.announce_batch.is_empty()
+            || !self.push_batch.is_empty()
+            || !self.request_batch.is_empty()
+        {
             return Err("batches not flushed".into());
         }
         Ok(())
@@ -402,6 +409,7 @@ impl GossipCore {
             GossipMessage::Announce { topic, ids } => self.want(from, &topic, ids, false),
             GossipMessage::Request { ids } => self.on_request(from, ids),
             GossipMessage::Response { entries } => self.on_response(from, entries),
+            GossipMessage::Push { entries, pushed_to } => self.on_push(from, entries, pushed_to),
             GossipMessage::Reconcile { topic, msg, have } => {
                 self.on_reconcile(from, topic, msg, have);
             }
@@ -518,10 +526,18 @@ impl GossipCore {
                 self.stats.anti_entropy_recovered += 1;
             }
         }
-        self.announce_batch
-            .entry(topic)
-            .or_default()
-            .push((id, holders));
+        if source == Source::Local && entry.author == self.me {
+            // Our own fresh entry: no one else can hold it yet, so it is pushed, not announced.
+            self.push_batch
+                .entry(topic)
+                .or_default()
+                .push(entry.clone());
+        } else {
+            self.announce_batch
+                .entry(topic)
+                .or_default()
+                .push((id, holders));
+        }
         self.out.push(Output::Store { id, entry, source });
     }
 
@@ -530,8 +546,14 @@ impl GossipCore {
         self.out.push(Output::Rejected { from, reason });
     }
 
-    /// Sends the announces and requests batched during this call.
+    /// Sends the pushes, announces and requests batched during this call.
     fn flush(&mut self) {
+        for (topic, entries) in std::mem::take(&mut self.push_batch) {
+            let to = self.peers_sharing(&topic);
+            if !to.is_empty() {
+                self.out.push(Output::Push { to, entries });
+            }
+        }
         let max = self.config.max_ids_per_message;
         for (topic, items) in std::mem::take(&mut self.announce_batch) {
             for (peer, state) in &self.peers {

@@ -17,6 +17,9 @@ use super::{DropReason, GossipCore, Output, Source};
 use crate::entry::{Entry, EntryId, RejectReason};
 use crate::topic::Topic;
 
+/// The outcome of an entry's signature check.
+type SignatureCheck = Result<(), RejectReason>;
+
 /// An id we lack and are fetching.
 #[derive(Debug, Clone)]
 pub(super) struct Pending {
@@ -121,42 +124,117 @@ impl GossipCore {
         let max = self.config.max_ids_per_message;
         self.stats
             .drop_n(DropReason::TooManyIds, entries.len().saturating_sub(max));
-        let entries: Vec<(Entry, EntryId)> = entries
-            .into_iter()
-            .take(max)
-            .map(|entry| {
-                let id = entry.id();
-                (entry, id)
-            })
-            .collect();
-        // The signatures of the entries that pass every other check, checked as one batch.
-        let (at, wanted): (Vec<usize>, Vec<(&Entry, EntryId)>) = entries
-            .iter()
-            .enumerate()
-            .filter(|(_, (entry, id))| self.would_check_signature(entry, id))
-            .map(|(at, (entry, id))| (at, (entry, *id)))
-            .unzip();
-        let mut signatures = vec![None; entries.len()];
-        for (at, result) in at.into_iter().zip(Entry::check_signatures(&wanted)) {
-            signatures[at] = Some(result);
-        }
-        for ((entry, id), signature) in entries.into_iter().zip(signatures) {
+        let checked = self.with_signatures(entries.into_iter().take(max), |core, entry, id| {
+            core.pending.contains_key(id) && core.passes_cheap_checks(entry, id)
+        });
+        for (entry, id, signature) in checked {
             self.receive(from, entry, id, signature);
         }
         // The answered ids freed request slots: ask for waiting ids now, not at the next tick.
         self.assign_waiting();
     }
 
-    /// Whether [`Self::receive`] would reach the signature check for `entry` now: the same
-    /// checks, without their effects.
-    fn would_check_signature(&self, entry: &Entry, id: &EntryId) -> bool {
+    /// Entries `from` authored and pushed to us (and to `pushed_to`): each gets the checks of
+    /// a fetched entry, within the peer's announce budget, and is stored without a request.
+    /// It is then announced to none of the peers that already hold it or were pushed it.
+    pub(super) fn on_push(&mut self, from: Did, entries: Vec<Entry>, pushed_to: Vec<Did>) {
+        let max = self.config.max_ids_per_message;
+        self.stats
+            .drop_n(DropReason::TooManyIds, entries.len().saturating_sub(max));
+        let granted = self.spend(from, Spend::Announced, entries.len().min(max));
+        // Bounded by our own peers, whatever the list's length.
+        let mut holders = vec![from];
+        holders.extend(
+            pushed_to
+                .into_iter()
+                .filter(|peer| *peer != from && self.peers.contains_key(peer)),
+        );
+        holders.sort();
+        holders.dedup();
+        let checked = self.with_signatures(entries.into_iter().take(granted), |core, entry, id| {
+            entry.author == from && core.passes_cheap_checks(entry, id)
+        });
+        for (entry, id, signature) in checked {
+            self.receive_pushed(from, entry, id, signature, &holders);
+        }
+        // A pushed entry that was pending freed its request slot.
+        self.assign_waiting();
+    }
+
+    /// Each entry with its id and, for those `wanted` lets through, its signature's check:
+    /// those are checked as one batch.
+    fn with_signatures(
+        &self,
+        entries: impl Iterator<Item = Entry>,
+        wanted: impl Fn(&Self, &Entry, &EntryId) -> bool,
+    ) -> Vec<(Entry, EntryId, Option<SignatureCheck>)> {
+        let entries: Vec<(Entry, EntryId)> = entries
+            .map(|entry| {
+                let id = entry.id();
+                (entry, id)
+            })
+            .collect();
+        let (at, batch): (Vec<usize>, Vec<(&Entry, EntryId)>) = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, (entry, id))| wanted(self, entry, id))
+            .map(|(at, (entry, id))| (at, (entry, *id)))
+            .unzip();
+        let mut signatures = vec![None; entries.len()];
+        for (at, result) in at.into_iter().zip(Entry::check_signatures(&batch)) {
+            signatures[at] = Some(result);
+        }
+        entries
+            .into_iter()
+            .zip(signatures)
+            .map(|((entry, id), signature)| (entry, id, signature))
+            .collect()
+    }
+
+    /// Whether `entry` passes the checks made before its signature: size, not held yet, a
+    /// subscribed topic, timestamp. The same checks as [`Self::receive`] makes, without their
+    /// effects.
+    fn passes_cheap_checks(&self, entry: &Entry, id: &EntryId) -> bool {
         entry.payload.len() <= self.config.entry_limits.max_payload_bytes
             && !self.index.contains_key(id)
-            && self.pending.contains_key(id)
             && self.topics.contains_key(&entry.topic)
             && entry
                 .check_limits(&self.config.entry_limits, self.now_ms)
                 .is_ok()
+    }
+
+    /// Checks one entry its author `from` pushed (whose id is `id`) and stores it;
+    /// `signature` as for [`Self::receive`].
+    fn receive_pushed(
+        &mut self,
+        from: Did,
+        entry: Entry,
+        id: EntryId,
+        signature: Option<SignatureCheck>,
+        holders: &[Did],
+    ) {
+        if entry.author != from {
+            // Only an author pushes: anyone else's entries must be announced and requested.
+            return self.reject(Some(from), RejectReason::Unsolicited);
+        }
+        let limits = self.config.entry_limits;
+        if entry.payload.len() > limits.max_payload_bytes {
+            return self.reject(Some(from), RejectReason::PayloadTooLarge);
+        }
+        if self.index.contains_key(&id) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        if !self.topics.contains_key(&entry.topic) {
+            return self.reject(Some(from), RejectReason::NotSubscribed);
+        }
+        let checked = entry
+            .check_limits(&limits, self.now_ms)
+            .and_then(|()| signature.unwrap_or_else(|| entry.check_signature(&id)));
+        if let Err(reason) = checked {
+            return self.reject(Some(from), reason);
+        }
+        self.store(id, entry, Source::Push { from }, holders.to_vec());
     }
 
     /// Checks one entry from `from` (whose id is `id`), cheapest and most selective checks
@@ -167,7 +245,7 @@ impl GossipCore {
         from: Did,
         entry: Entry,
         id: EntryId,
-        signature: Option<Result<(), RejectReason>>,
+        signature: Option<SignatureCheck>,
     ) {
         let limits = self.config.entry_limits;
         if entry.payload.len() > limits.max_payload_bytes {

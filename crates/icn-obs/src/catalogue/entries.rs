@@ -247,6 +247,18 @@ pub const CATALOGUE: &[MetricDef] = &[
         "Response messages received.",
         "gossip",
     ),
+    counter(
+        names::GOSSIP_PUSHES_SENT_TOTAL,
+        COUNT,
+        "Push messages sent: this node's own new entries, sent unasked to the peers that follow their topic.",
+        "gossip",
+    ),
+    counter(
+        names::GOSSIP_PUSHES_RECEIVED_TOTAL,
+        COUNT,
+        "Push messages received from the authors of the entries they carry.",
+        "gossip",
+    ),
     labelled(
         counter(
             names::GOSSIP_ENTRIES_REJECTED_TOTAL,

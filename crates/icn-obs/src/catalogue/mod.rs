@@ -84,6 +84,8 @@ pub mod names {
     pub const GOSSIP_REQUESTS_RECEIVED_TOTAL: &str = "icn_gossip_requests_received_total";
     pub const GOSSIP_RESPONSES_SENT_TOTAL: &str = "icn_gossip_responses_sent_total";
     pub const GOSSIP_RESPONSES_RECEIVED_TOTAL: &str = "icn_gossip_responses_received_total";
+    pub const GOSSIP_PUSHES_SENT_TOTAL: &str = "icn_gossip_pushes_sent_total";
+    pub const GOSSIP_PUSHES_RECEIVED_TOTAL: &str = "icn_gossip_pushes_received_total";
 
     pub const GOSSIP_ENTRIES_REJECTED_TOTAL: &str = "icn_gossip_entries_rejected_total";
     pub const GOSSIP_PROPAGATION_DELAY_SECONDS: &str = "icn_gossip_propagation_delay_seconds";

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use icn_gossip::message::{MAX_FRAME_BYTES, pack_entries};
+use icn_gossip::message::{MAX_FRAME_BYTES, pack_entries, pack_push};
 use icn_gossip::proto::{GossipConfig, GossipCore, Input, Output};
 use icn_gossip::{Did, Entry, EntryId, GossipMessage, Keypair, Topic};
 
@@ -238,6 +238,13 @@ impl GossipCluster {
                     ids.iter().filter_map(|id| store.get(id).cloned()).collect();
                 for msg in pack_entries(entries, MAX_FRAME_BYTES) {
                     self.send_to(i, &to, msg);
+                }
+            }
+            Output::Push { to, entries } => {
+                for msg in pack_push(entries, &to, MAX_FRAME_BYTES) {
+                    for peer in &to {
+                        self.send_to(i, peer, msg.clone());
+                    }
                 }
             }
             other => return Some(other),

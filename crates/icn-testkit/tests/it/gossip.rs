@@ -352,11 +352,11 @@ async fn anti_entropy_rounds_and_bytes_are_counted_and_slow_subscribers_lag() {
     cluster.shutdown().await.unwrap();
 }
 
-/// A burst of publishes is announced, requested and answered in merged messages: one announce
-/// per peer for what one write took in, one request per peer for what one turn of the actor
-/// took in, and answers packed up to 256 KiB (64 KiB entries stream as several responses).
+/// A burst of publishes is pushed in merged messages: one push per peer for what one write took
+/// in, packed up to 256 KiB (64 KiB entries stream as several pushes). In a full mesh every
+/// peer was pushed every entry, so nobody announces or requests anything.
 #[tokio::test]
-async fn a_burst_of_publishes_travels_in_merged_messages() {
+async fn a_burst_of_publishes_travels_in_merged_pushes() {
     const BURST: usize = 200;
     const LARGE: usize = 8;
     let cluster = news_mesh(3).await;
@@ -384,18 +384,25 @@ async fn a_burst_of_publishes_travels_in_merged_messages() {
     .await
     .unwrap();
     let p0 = cluster.scrape(0).await.unwrap();
-    let announces = p0.get("icn_gossip_announces_sent_total");
-    // One announce per entry per peer would be 416.
-    assert!(announces <= (total / 4) as f64, "{announces} announces");
+    let pushes = p0.get("icn_gossip_pushes_sent_total");
+    // One push per entry per peer would be 416; the 8 large entries (512 KiB) need at least
+    // two pushes of up to 256 KiB per peer.
+    assert!(
+        (4.0..=(total / 4) as f64).contains(&pushes),
+        "{pushes} pushes"
+    );
+    assert_eq!(p0.get("icn_gossip_announces_sent_total"), 0.0);
     for i in 1..3 {
         let page = cluster.scrape(i).await.unwrap();
-        let requests = page.get("icn_gossip_requests_sent_total");
-        assert!(
-            requests <= (total / 4) as f64,
-            "node {i}: {requests} requests"
-        );
-        // The 8 large entries (512 KiB) need at least two responses of up to 256 KiB.
-        assert!(page.get("icn_gossip_responses_received_total") >= 2.0);
+        assert_eq!(page.get("icn_gossip_pushes_received_total"), pushes / 2.0);
+        assert_eq!(page.get("icn_gossip_entries_received_total"), total as f64);
+        for none in [
+            "icn_gossip_requests_sent_total",
+            "icn_gossip_announces_sent_total",
+            "icn_gossip_pushes_sent_total",
+        ] {
+            assert_eq!(page.get(none), 0.0, "node {i}: {none}");
+        }
     }
     cluster.shutdown().await.unwrap();
 }

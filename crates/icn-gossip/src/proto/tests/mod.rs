@@ -3,6 +3,7 @@
 
 mod anti_entropy;
 mod budgets;
+mod push;
 mod requests;
 mod validation;
 
@@ -89,6 +90,18 @@ fn announces(out: &[Output]) -> Vec<(Did, Vec<EntryId>)> {
                 to,
                 msg: GossipMessage::Announce { ids, .. },
             } => Some((*to, ids.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `Push` outputs in `out`, as (recipients, ids).
+fn pushes(out: &[Output]) -> Vec<(Vec<Did>, Vec<EntryId>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Push { to, entries } => {
+                Some((to.clone(), entries.iter().map(Entry::id).collect()))
+            }
             _ => None,
         })
         .collect()
@@ -183,6 +196,15 @@ impl Mesh {
                         self.sent += 1;
                         self.bytes += crate::message::encode(&msg).expect("encode").len();
                         self.queue.push_back((i, *to, msg));
+                    }
+                }
+                Output::Push { to, entries } => {
+                    for msg in crate::message::pack_push(entries.clone(), to, MAX_FRAME_BYTES) {
+                        for peer in to {
+                            self.sent += 1;
+                            self.bytes += crate::message::encode(&msg).expect("encode").len();
+                            self.queue.push_back((i, *peer, msg.clone()));
+                        }
                     }
                 }
                 Output::Store { id, entry, .. } => {

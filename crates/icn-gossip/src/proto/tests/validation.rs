@@ -156,7 +156,9 @@ fn publish_is_validated() {
             ..
         }
     ));
-    assert_eq!(announces(&out), vec![(did(1), vec![good.id()])]);
+    // Our own entry is pushed, not announced.
+    assert_eq!(pushes(&out), vec![(vec![did(1)], vec![good.id()])]);
+    assert!(announces(&out).is_empty());
     // Publishing it again is a no-op.
     assert!(core.handle(Input::Publish(good), T0).is_empty());
 
