@@ -96,9 +96,9 @@ pub async fn measure(
         let mut body = vec![0u8; payload.max(8)];
         body[..8].copy_from_slice(&(i as u64).to_le_bytes());
         let started = Instant::now();
-        let id = gossip.publish(topic.clone(), body).await?;
+        gossip.publish(topic.clone(), body).await?;
         let last = arrivals
-            .all_hold(&id, receivers.len(), ENTRY_TIMEOUT)
+            .all_hold(i as u64, receivers.len(), ENTRY_TIMEOUT)
             .await?;
         if i >= WARM_UP {
             samples.push(last.saturating_duration_since(started));

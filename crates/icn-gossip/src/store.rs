@@ -156,6 +156,22 @@ impl GossipStore {
     /// # Errors
     /// [`StoreError::Failed`]; nothing of the batch is stored then.
     pub fn put_batch_with(&self, entries: &[Entry], mode: WriteMode) -> Result<(), StoreError> {
+        let ids: Vec<EntryId> = entries.iter().map(Entry::id).collect();
+        self.put_identified(entries, &ids, mode)
+    }
+
+    /// [`GossipStore::put_batch_with`] for entries whose ids the caller computed already
+    /// (`ids[i]` must be `entries[i].id()`: hashing a 64 KiB entry costs ~40 µs). A wrong id
+    /// stores the entry under it, and reads of it then fail as `corrupt`.
+    ///
+    /// # Errors
+    /// [`StoreError::Failed`]; nothing of the batch is stored.
+    pub fn put_identified(
+        &self,
+        entries: &[Entry],
+        ids: &[EntryId],
+        mode: WriteMode,
+    ) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -164,8 +180,7 @@ impl GossipStore {
             {
                 let mut by_id = tx.open_table(ENTRIES)?;
                 let mut by_topic = tx.open_table(BY_TOPIC)?;
-                for entry in entries {
-                    let id = entry.id();
+                for (entry, id) in entries.iter().zip(ids) {
                     let bytes = bincode::serde::encode_to_vec(entry, codec())
                         .map_err(|e| DbError::corrupted(format!("entry {id}: {e}")))?;
                     let previous =
@@ -466,6 +481,25 @@ mod tests {
             !names.contains(&"entries".to_string()),
             "old table left: {names:?}"
         );
+    }
+
+    #[test]
+    fn an_entry_stored_under_a_wrong_id_reads_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GossipStore::open(&dir.path().join("gossip.redb")).unwrap();
+        let key = Keypair::generate();
+        let t = Topic::new("t").unwrap();
+        let (a, b) = (entry(&key, &t, 1), entry(&key, &t, 2));
+        store
+            .put_identified(std::slice::from_ref(&a), &[a.id()], WriteMode::Deferred)
+            .unwrap();
+        assert_eq!(store.get(1, &a.id()).unwrap(), Some(a));
+        let wrong = EntryId::from_bytes([7; 32]);
+        store
+            .put_identified(&[b], &[wrong], WriteMode::Deferred)
+            .unwrap();
+        let err = store.get(2, &wrong).unwrap_err();
+        assert_eq!(err.reason(), StorageErrorReason::Corrupt, "{err}");
     }
 
     /// What a crash would leave: a copy of the file taken while the store is open.

@@ -144,14 +144,16 @@ pub(super) async fn written(in_flight: &mut Option<InFlight>) -> WriteStep {
     WriteStep::Done((&mut batch.write).await)
 }
 
-/// Commits `entries` without a sync, reports that on `visible`, then syncs when `mode` says so.
+/// Commits `entries` (whose ids are `ids`) without a sync, reports that on `visible`, then syncs
+/// when `mode` says so.
 fn write(
     store: &GossipStore,
     entries: &[Entry],
+    ids: &[EntryId],
     mode: WriteMode,
     visible: oneshot::Sender<Result<(), StoreError>>,
 ) -> Result<(), StoreError> {
-    let committed = store.put_batch_with(entries, WriteMode::Deferred);
+    let committed = store.put_identified(entries, ids, WriteMode::Deferred);
     let _ = visible.send(committed.clone());
     committed?;
     match mode {
@@ -190,7 +192,10 @@ impl GossipActor {
         };
         let store = self.store.clone();
         let (visible_tx, visible) = oneshot::channel();
-        let write = tokio::task::spawn_blocking(move || write(&store, &to_store, mode, visible_tx));
+        let written_ids = ids.clone();
+        let write = tokio::task::spawn_blocking(move || {
+            write(&store, &to_store, &written_ids, mode, visible_tx)
+        });
         self.in_flight = Some(InFlight {
             ids,
             mode,

@@ -240,13 +240,7 @@ impl GossipCore {
     /// Checks one entry from `from` (whose id is `id`), cheapest and most selective checks
     /// first, and stores it. `signature` is the signature's check when it was made already
     /// (in a batch); otherwise it is made here.
-    fn receive(
-        &mut self,
-        from: Did,
-        entry: Entry,
-        id: EntryId,
-        signature: Option<SignatureCheck>,
-    ) {
+    fn receive(&mut self, from: Did, entry: Entry, id: EntryId, signature: Option<SignatureCheck>) {
         let limits = self.config.entry_limits;
         if entry.payload.len() > limits.max_payload_bytes {
             return self.reject(Some(from), RejectReason::PayloadTooLarge);
