@@ -217,36 +217,50 @@ impl GossipCore {
             // Only an author pushes: anyone else's entries must be announced and requested.
             return self.reject(Some(from), RejectReason::Unsolicited);
         }
-        let limits = self.config.entry_limits;
-        if entry.payload.len() > limits.max_payload_bytes {
-            return self.reject(Some(from), RejectReason::PayloadTooLarge);
-        }
-        if self.index.contains_key(&id) {
-            self.stats.duplicates += 1;
+        if !self.sized_and_new(from, &entry, &id) {
             return;
         }
         if !self.topics.contains_key(&entry.topic) {
             return self.reject(Some(from), RejectReason::NotSubscribed);
         }
-        let checked = entry
-            .check_limits(&limits, self.now_ms)
-            .and_then(|()| signature.unwrap_or_else(|| entry.check_signature(&id)));
-        if let Err(reason) = checked {
+        if let Err(reason) = self.timestamp_and_signature(&entry, &id, signature) {
             return self.reject(Some(from), reason);
         }
         self.store(id, entry, Source::Push { from }, holders.to_vec());
+    }
+
+    /// The first checks of an entry from `from`: its size (else rejected), then whether we hold
+    /// it already (a duplicate, counted quietly). Whether the entry goes on.
+    fn sized_and_new(&mut self, from: Did, entry: &Entry, id: &EntryId) -> bool {
+        if entry.payload.len() > self.config.entry_limits.max_payload_bytes {
+            self.reject(Some(from), RejectReason::PayloadTooLarge);
+            return false;
+        }
+        if self.index.contains_key(id) {
+            self.stats.duplicates += 1;
+            return false;
+        }
+        true
+    }
+
+    /// The last checks of an entry: its timestamp, then its signature (`signature` when it
+    /// was checked already, in a batch).
+    fn timestamp_and_signature(
+        &self,
+        entry: &Entry,
+        id: &EntryId,
+        signature: Option<SignatureCheck>,
+    ) -> SignatureCheck {
+        entry
+            .check_limits(&self.config.entry_limits, self.now_ms)
+            .and_then(|()| signature.unwrap_or_else(|| entry.check_signature(id)))
     }
 
     /// Checks one entry from `from` (whose id is `id`), cheapest and most selective checks
     /// first, and stores it. `signature` is the signature's check when it was made already
     /// (in a batch); otherwise it is made here.
     fn receive(&mut self, from: Did, entry: Entry, id: EntryId, signature: Option<SignatureCheck>) {
-        let limits = self.config.entry_limits;
-        if entry.payload.len() > limits.max_payload_bytes {
-            return self.reject(Some(from), RejectReason::PayloadTooLarge);
-        }
-        if self.index.contains_key(&id) {
-            self.stats.duplicates += 1;
+        if !self.sized_and_new(from, &entry, &id) {
             return;
         }
         let Some(pending) = self.pending.get(&id) else {
@@ -257,10 +271,7 @@ impl GossipCore {
             self.remove_pending(&id);
             return self.reject(Some(from), RejectReason::NotSubscribed);
         }
-        let checked = entry
-            .check_limits(&limits, self.now_ms)
-            .and_then(|()| signature.unwrap_or_else(|| entry.check_signature(&id)));
-        if let Err(reason) = checked {
+        if let Err(reason) = self.timestamp_and_signature(&entry, &id, signature) {
             // A bad copy: the signature is outside the id, and a timestamp may become
             // acceptable later, so ask another announcer.
             self.answer_failed(&id, from);
