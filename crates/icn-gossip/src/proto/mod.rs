@@ -11,16 +11,23 @@
 //!   the largest seen so far). The core reads no clock, does no IO, never blocks and has no
 //!   tokio; its only randomness is the seed given to [`GossipCore::new`]. Ordered collections
 //!   throughout make the outputs a function of (seed, inputs): one seed replays one run.
-//! - State: ids and a little metadata per held entry, never payloads (the store has those:
-//!   [`Output::SendEntries`] asks the caller to load them). After a restart the caller
+//! - State: ids and a little metadata per held entry; payloads never outlive a `handle` call
+//!   (the store has them: [`Output::SendEntries`] asks the caller to load them). After a restart the caller
 //!   rebuilds the core from the store's ids. Everything else is bounded by [`GossipConfig`];
 //!   work over a cap is dropped and counted in [`Stats::dropped`], and anti-entropy later
 //!   recovers whatever a drop skipped.
 //!
 //! # Protocol
-//! Pull: a node that newly holds an entry sends `Announce { topic, ids }` to the peers
-//! interested in the topic, except those it knows hold it. A peer lacking an id asks one
-//! announcer (`Request`), remembers up to `max_announcers_per_id` others, and on timeout asks
+//! Push: a node's own new entries go to every peer that follows their topic as
+//! [`Output::Push`] (`Push { entries, pushed_to }` on the wire): a fresh entry is normally held
+//! by no one else, so this costs no duplicate copy and saves the announce and request round
+//! trip. A push is accepted only from the entries' author, spends the peer's announce budget,
+//! and its entries get every check of a fetched one.
+//!
+//! Pull: a node that newly holds an entry of another author sends `Announce { topic, ids }` to
+//! the peers interested in the topic, except those it knows hold it (the peer it came from,
+//! earlier announcers, and the author's `pushed_to`). A peer lacking an id asks one announcer
+//! (`Request`), remembers up to `max_announcers_per_id` others, and on timeout asks
 //! the next one, up to `max_request_tries` attempts. Only requested ids are accepted from a
 //! `Response`; every entry is verified (see [`crate::entry`]) before it is stored and
 //! re-announced.
@@ -527,7 +534,8 @@ impl GossipCore {
             }
         }
         if source == Source::Local && entry.author == self.me {
-            // Our own fresh entry: no one else can hold it yet, so it is pushed, not announced.
+            // Our own entry, new to us: normally held by no one else yet, so it is pushed, not
+            // announced (a peer that holds it counts a quiet duplicate).
             self.push_batch
                 .entry(topic)
                 .or_default()
