@@ -185,23 +185,30 @@ pub fn pack_entries(
     entries: impl IntoIterator<Item = Entry>,
     max_frame: usize,
 ) -> Vec<GossipMessage> {
-    pack(entries, max_frame, RESPONSE_OVERHEAD_BYTES, |entries| {
-        GossipMessage::Response { entries }
-    })
+    pack(
+        entries,
+        max_frame,
+        usize::MAX,
+        RESPONSE_OVERHEAD_BYTES,
+        |entries| GossipMessage::Response { entries },
+    )
 }
 
 /// Upper bound on the bytes a DID adds to an encoded `pushed_to` list.
 const DID_SIZE_BOUND: usize = 9 + 32;
 
 /// Packs our own `entries` into as few `Push` messages naming `pushed_to` as fit in
-/// `max_frame` bytes each, in order; as [`pack_entries`] for an entry too large for any frame.
+/// `max_frame` bytes and `max_entries` entries each (a receiver takes at most its
+/// `max_ids_per_message` from one message), in order; as [`pack_entries`] for an entry too
+/// large for any frame.
 pub fn pack_push(
     entries: impl IntoIterator<Item = Entry>,
     pushed_to: &[Did],
     max_frame: usize,
+    max_entries: usize,
 ) -> Vec<GossipMessage> {
     let overhead = RESPONSE_OVERHEAD_BYTES + 9 + DID_SIZE_BOUND * pushed_to.len();
-    pack(entries, max_frame, overhead, |entries| {
+    pack(entries, max_frame, max_entries, overhead, |entries| {
         GossipMessage::Push {
             entries,
             pushed_to: pushed_to.to_vec(),
@@ -210,10 +217,11 @@ pub fn pack_push(
 }
 
 /// Groups entries into messages made by `wrap`, each at most `max_frame` bytes given
-/// `overhead` bytes besides the entries.
+/// `overhead` bytes besides the entries, and at most `max_entries` (at least 1) entries.
 fn pack(
     entries: impl IntoIterator<Item = Entry>,
     max_frame: usize,
+    max_entries: usize,
     overhead: usize,
     wrap: impl Fn(Vec<Entry>) -> GossipMessage,
 ) -> Vec<GossipMessage> {
@@ -222,7 +230,7 @@ fn pack(
     let mut size = overhead;
     for entry in entries {
         let add = entry_size_bound(&entry);
-        if !batch.is_empty() && size + add > max_frame {
+        if !batch.is_empty() && (size + add > max_frame || batch.len() >= max_entries) {
             out.push(wrap(std::mem::take(&mut batch)));
             size = overhead;
         }

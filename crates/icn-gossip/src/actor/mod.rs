@@ -390,7 +390,8 @@ impl GossipActor {
             }
             Output::Push { to, entries } => {
                 let target = self.max_message.min(RESPONSE_TARGET_BYTES);
-                for msg in message::pack_push(entries, &to, target) {
+                let max = self.core.config().max_ids_per_message;
+                for msg in message::pack_push(entries, &to, target, max) {
                     self.send_to_each(&to, &msg);
                 }
             }

@@ -40,6 +40,10 @@ fn every_variant() -> Vec<GossipMessage> {
             msg: None,
             have: vec![],
         },
+        GossipMessage::Push {
+            entries: vec![entry(3, 5)],
+            pushed_to: vec![entry(4, 0).author, entry(5, 0).author],
+        },
     ]
 }
 
@@ -165,6 +169,38 @@ fn packing_respects_the_frame() {
     let msgs = pack_entries(big, MAX_FRAME_BYTES);
     assert_eq!(msgs.len(), 1);
     assert!(encode(&msgs[0]).is_ok());
+}
+
+#[test]
+fn pushes_respect_the_frame_and_the_entry_count() {
+    let to: Vec<Did> = (0..40u8).map(|i| entry(i, 0).author).collect();
+    let entries: Vec<Entry> = (0..20u8).map(|i| entry(i, 1000)).collect();
+    let frame = 4096;
+    let msgs = pack_push(entries.clone(), &to, frame, usize::MAX);
+    assert!(msgs.len() > 1);
+    let mut unpacked = Vec::new();
+    for msg in msgs {
+        let len = encode(&msg).expect("encode").len();
+        assert!(len <= frame, "{len}");
+        let GossipMessage::Push { entries, pushed_to } = msg else {
+            panic!("not a push");
+        };
+        assert_eq!(pushed_to, to);
+        unpacked.extend(entries);
+    }
+    assert_eq!(unpacked, entries);
+
+    // Tiny entries: the receiver's per-message id cap, not the frame, splits them.
+    let tiny: Vec<Entry> = (0..250u8).map(|i| entry(i, 1)).collect();
+    let msgs = pack_push(tiny, &to[..1], MAX_FRAME_BYTES, 100);
+    let sizes: Vec<usize> = msgs
+        .iter()
+        .map(|m| match m {
+            GossipMessage::Push { entries, .. } => entries.len(),
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(sizes, vec![100, 100, 50]);
 }
 
 #[test]

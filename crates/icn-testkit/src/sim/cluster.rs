@@ -241,7 +241,8 @@ impl GossipCluster {
                 }
             }
             Output::Push { to, entries } => {
-                for msg in pack_push(entries, &to, MAX_FRAME_BYTES) {
+                let max = GossipConfig::default().max_ids_per_message;
+                for msg in pack_push(entries, &to, MAX_FRAME_BYTES, max) {
                     for peer in &to {
                         self.send_to(i, peer, msg.clone());
                     }

@@ -199,7 +199,12 @@ impl Mesh {
                     }
                 }
                 Output::Push { to, entries } => {
-                    for msg in crate::message::pack_push(entries.clone(), to, MAX_FRAME_BYTES) {
+                    for msg in crate::message::pack_push(
+                        entries.clone(),
+                        to,
+                        MAX_FRAME_BYTES,
+                        GossipConfig::default().max_ids_per_message,
+                    ) {
                         for peer in to {
                             self.sent += 1;
                             self.bytes += crate::message::encode(&msg).expect("encode").len();
