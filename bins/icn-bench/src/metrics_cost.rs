@@ -273,7 +273,8 @@ async fn on_off_throughput(settings: &Settings, progress: &Progress) -> anyhow::
     let mut cpu_ratios: Vec<f64> = on
         .iter()
         .zip(&off)
-        .filter(|(_, b)| b.1 > 0.0)
+        // A run too short to use one clock tick of CPU (10 ms) measured nothing, either side.
+        .filter(|(a, b)| a.1 > 0.0 && b.1 > 0.0)
         .map(|(a, b)| a.1 / b.1)
         .collect();
     Ok(OnOff {
