@@ -312,20 +312,19 @@ impl Entry {
             .map_err(|_| RejectReason::BadSignature)
     }
 
-    /// Checks the signatures of several entries as one batch (`icn_identity::verify`); each
-    /// `(entry, id)` needs `id == entry.id()`. Each result is what
-    /// [`Entry::check_signature`] gives for that entry.
-    pub fn check_signatures(entries: &[(&Entry, EntryId)]) -> Vec<Result<(), RejectReason>> {
-        let messages: Vec<Vec<u8>> = entries.iter().map(|(_, id)| signing_message(id)).collect();
-        let items: Vec<_> = entries
-            .iter()
-            .zip(&messages)
-            .map(|((entry, _), msg)| (&entry.author, msg.as_slice(), &entry.signature))
-            .collect();
-        icn_identity::verify_batch(&items)
-            .into_iter()
-            .map(|result| result.map_err(|_| RejectReason::BadSignature))
-            .collect()
+    /// Checks, as one batch (`icn_identity::verify`), the signatures of the `(entry, id)`
+    /// pairs `wanted` picks (each needs `id == entry.id()`). A picked entry's result is what
+    /// [`Entry::check_signature`] gives for it; the others get `None`.
+    pub fn check_signatures_where(
+        entries: &[(Entry, EntryId)],
+        wanted: impl Fn(&Entry, &EntryId) -> bool,
+    ) -> Vec<Option<Result<(), RejectReason>>> {
+        icn_identity::verify_batch_where(entries, |(entry, id)| {
+            wanted(entry, id).then(|| (entry.author, signing_message(id), entry.signature))
+        })
+        .into_iter()
+        .map(|result| result.map(|r| r.map_err(|_| RejectReason::BadSignature)))
+        .collect()
     }
 }
 

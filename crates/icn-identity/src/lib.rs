@@ -32,4 +32,4 @@ pub use keypair::Keypair;
 pub use keystore::{IDENTITY_FILE, KdfParams, Keystore};
 pub use passphrase::{PassphraseSource, resolve_passphrase};
 pub use signature::Signature;
-pub use verify::verify_batch;
+pub use verify::{verify_batch, verify_batch_where};

@@ -73,5 +73,31 @@ pub fn verify_batch(items: &[(&Did, &[u8], &Signature)]) -> Vec<Result<(), Ident
         .collect()
 }
 
+/// A signature to check: the signer, the signed message, the signature.
+pub type Signed = (Did, Vec<u8>, Signature);
+
+/// Checks, as one batch, the signatures `signed` picks out of `items` (`None`: no check for
+/// that item), and answers in place: each picked item's result is the one [`Did::verify`]
+/// gives for it, the others are `None`.
+pub fn verify_batch_where<T>(
+    items: &[T],
+    signed: impl Fn(&T) -> Option<Signed>,
+) -> Vec<Option<Result<(), IdentityError>>> {
+    let picked: Vec<(usize, Signed)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(at, item)| Some((at, signed(item)?)))
+        .collect();
+    let batch: Vec<(&Did, &[u8], &Signature)> = picked
+        .iter()
+        .map(|(_, (did, msg, sig))| (did, msg.as_slice(), sig))
+        .collect();
+    let mut out: Vec<Option<Result<(), IdentityError>>> = items.iter().map(|_| None).collect();
+    for ((at, _), result) in picked.iter().zip(verify_batch(&batch)) {
+        out[*at] = Some(result);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -373,22 +373,23 @@ impl SignedOp {
             })
     }
 
-    /// Checks the signatures of several ops as one batch (`icn_identity::verify`); each
-    /// result is what [`SignedOp::verify_signature`] gives for that op.
-    pub fn verify_signatures(ops: &[&SignedOp]) -> Vec<Result<(), OpError>> {
-        let messages: Vec<Vec<u8>> = ops
+    /// Checks, as one batch (`icn_identity::verify`), the signatures of the ops `op_of` picks
+    /// out of `items`. A picked op's result is what [`SignedOp::verify_signature`] gives for
+    /// it; the other items get `None`.
+    pub fn verify_signatures_where<T>(
+        items: &[T],
+        op_of: impl Fn(&T) -> Option<&SignedOp>,
+    ) -> Vec<Option<Result<(), OpError>>> {
+        let results = icn_identity::verify_batch_where(items, |item| {
+            op_of(item).map(|op| (op.author, op.op.signing_bytes(&op.author), op.signature))
+        });
+        items
             .iter()
-            .map(|op| op.op.signing_bytes(&op.author))
-            .collect();
-        let items: Vec<_> = ops
-            .iter()
-            .zip(&messages)
-            .map(|(op, msg)| (&op.author, msg.as_slice(), &op.signature))
-            .collect();
-        icn_identity::verify_batch(&items)
-            .into_iter()
-            .zip(ops)
-            .map(|(result, op)| result.map_err(|_| OpError::BadSignature { author: op.author }))
+            .zip(results)
+            .map(|(item, result)| {
+                let author = op_of(item)?.author;
+                Some(result?.map_err(|_| OpError::BadSignature { author }))
+            })
             .collect()
     }
 

@@ -174,16 +174,8 @@ impl GossipCore {
                 (entry, id)
             })
             .collect();
-        let (at, batch): (Vec<usize>, Vec<(&Entry, EntryId)>) = entries
-            .iter()
-            .enumerate()
-            .filter(|(_, (entry, id))| wanted(self, entry, id))
-            .map(|(at, (entry, id))| (at, (entry, *id)))
-            .unzip();
-        let mut signatures = vec![None; entries.len()];
-        for (at, result) in at.into_iter().zip(Entry::check_signatures(&batch)) {
-            signatures[at] = Some(result);
-        }
+        let signatures =
+            Entry::check_signatures_where(&entries, |entry, id| wanted(self, entry, id));
         entries
             .into_iter()
             .zip(signatures)

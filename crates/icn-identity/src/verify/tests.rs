@@ -95,6 +95,27 @@ fn a_bad_signature_fails_only_its_own_item() {
 }
 
 #[test]
+fn only_picked_items_are_checked_and_answered_in_place() {
+    let mut signed = signed(12, 2);
+    signed[4].1.push(b'!');
+    signed[5].1.push(b'!');
+    // Even items are picked: 4 is bad; 5 is bad too but not picked, so not answered.
+    let at: Vec<usize> = (0..12).collect();
+    let results = verify_batch_where(&at, |i| (i % 2 == 0).then(|| signed[*i].clone()));
+    assert_eq!(results.len(), 12);
+    for (i, result) in results.iter().enumerate() {
+        match i {
+            _ if i % 2 == 1 => assert!(result.is_none(), "{i}: {result:?}"),
+            4 => assert!(
+                matches!(result, Some(Err(IdentityError::InvalidSignature))),
+                "{result:?}"
+            ),
+            _ => assert!(matches!(result, Some(Ok(()))), "{i}: {result:?}"),
+        }
+    }
+}
+
+#[test]
 fn a_small_order_component_is_accepted_alone_and_in_a_batch() {
     let key = Keypair::generate();
     let msg = b"torsion";

@@ -308,15 +308,16 @@ impl LedgerCore {
             })
             .collect();
         if verify_signatures {
-            let (at, signed): (Vec<usize>, Vec<&SignedOp>) = checks
+            let unsigned_ok: Vec<Option<&SignedOp>> = checks
                 .iter()
                 .zip(ops)
-                .enumerate()
-                .filter(|(_, (check, _))| matches!(check, Some(Ok(()))))
-                .map(|(at, (_, (_, op)))| (at, op))
-                .unzip();
-            for (at, result) in at.into_iter().zip(SignedOp::verify_signatures(&signed)) {
-                checks[at] = Some(result);
+                .map(|(check, (_, op))| matches!(check, Some(Ok(()))).then_some(op))
+                .collect();
+            let signatures = SignedOp::verify_signatures_where(&unsigned_ok, |op| *op);
+            for (check, signature) in checks.iter_mut().zip(signatures) {
+                if signature.is_some() {
+                    *check = signature;
+                }
             }
         }
         checks
