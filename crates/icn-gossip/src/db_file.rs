@@ -8,12 +8,16 @@
 //! - **Failures sorted and counted.** Every failed operation has a bounded
 //!   [`StorageErrorReason`] (a full disk is `no_space`) and increments
 //!   `icn_system_storage_errors_total{store,reason}` once the node wired the counter in.
+//! - **Upgraded from older formats.** A file written by ICN before 2026-11-25 (redb 2, file
+//!   format v2) is rewritten in the current format once, by the store's own copy function; the
+//!   old file is kept as `<name>.v2.bak` ([`upgrade`]).
 //! - **Reopened after an I/O failure.** redb refuses every later operation on a handle that saw
 //!   one I/O error, reads included. The handle is dropped and the file reopened (redb's normal
 //!   crash recovery) at the next use, at most once per [`REOPEN_INTERVAL`], so a node whose disk
 //!   filled up works again once space is freed, without a restart.
 
 mod overlay;
+pub mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -134,7 +138,7 @@ impl WriteMode {
     pub fn begin_write(self, db: &Database) -> Result<redb::WriteTransaction, DbError> {
         let mut tx = db.begin_write()?;
         if self == WriteMode::Deferred {
-            tx.set_durability(redb::Durability::None);
+            tx.set_durability(redb::Durability::None)?;
         }
         Ok(tx)
     }
@@ -158,17 +162,33 @@ pub struct DbFile {
 
 impl DbFile {
     /// Verifies the file at `path` if it exists and is not empty, then opens (or creates) it
-    /// and runs `init` (which creates the tables) in a write transaction.
+    /// and runs `init` (which creates the tables) in a write transaction. A file of redb's
+    /// file format v2 is first upgraded with `copy` (see [`upgrade`]).
     ///
     /// # Errors
     /// A [`DbFailure`] when the file is damaged (`corrupt`; the file is left as it was), cannot
-    /// be read, or cannot be opened.
+    /// be read, upgraded or opened.
     pub fn open(
         path: &Path,
         store: Store,
         init: fn(&Database) -> Result<(), DbError>,
+        copy: upgrade::CopyFromV2,
     ) -> Result<Self, DbFailure> {
-        overlay::verify(path)?;
+        if let overlay::Verified::OlderFormat(format) = overlay::verify(path)? {
+            let backup = upgrade::from_v2(path, copy)?;
+            tracing::warn!(
+                path = %path.display(),
+                backup = %backup.display(),
+                "store file upgraded from redb file format v{format}; the old file is kept as the \
+                 backup: delete it once this node runs well"
+            );
+            if let overlay::Verified::OlderFormat(format) = overlay::verify(path)? {
+                return Err(DbFailure::new(
+                    StorageErrorReason::Other,
+                    format!("the upgraded file still has redb file format v{format}"),
+                ));
+            }
+        }
         let db = open_handle(path, init)?;
         Ok(Self {
             shared: Arc::new(Shared {

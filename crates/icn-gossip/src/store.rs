@@ -7,10 +7,12 @@
 //! A batch of entries relayed from peers may be written [`WriteMode::Deferred`]: visible to
 //! readers at once, made durable by the next durable write or [`GossipStore::sync`].
 
+mod v2;
+
 use std::path::{Path, PathBuf};
 
 use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 pub use crate::db_file::WriteMode;
 use crate::db_file::{DbError, DbFailure, DbFile};
@@ -22,9 +24,6 @@ use crate::topic::Topic;
 /// entry, as a table keyed by id alone did.
 const ENTRIES: TableDefinition<'_, (u64, &[u8; 32]), &[u8]> =
     TableDefinition::new("entries_by_time");
-/// Id → encoded entry: where stores written before `entries_by_time` keep their entries; moved
-/// into [`ENTRIES`] when such a store is opened.
-const ENTRIES_BY_ID: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("entries");
 /// (topic, timestamp_ms, id) → (): entries of a topic in time order.
 const BY_TOPIC: TableDefinition<'_, (&str, u64, &[u8; 32]), ()> = TableDefinition::new("by_topic");
 /// Topic → (): topics this node replicates.
@@ -73,30 +72,32 @@ fn codec() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_STORED_ENTRY>()
 }
 
-/// Creates the tables so readers never meet a missing table, and moves the entries of a store
-/// written by an older version into [`ENTRIES`] (in the same transaction: all or nothing).
+/// Creates the tables so readers never meet a missing table.
 fn create_tables(db: &Database) -> Result<(), DbError> {
     let tx = db.begin_write()?;
-    {
-        let mut entries = tx.open_table(ENTRIES)?;
-        tx.open_table(BY_TOPIC)?;
-        tx.open_table(TOPICS)?;
-        let legacy = tx
-            .list_tables()?
-            .any(|table| table.name() == ENTRIES_BY_ID.name());
-        if legacy {
-            let by_id = tx.open_table(ENTRIES_BY_ID)?;
-            for row in by_id.iter()? {
-                let (id, bytes) = row?;
-                let id = EntryId::from_bytes(*id.value());
-                let entry = decode(id, bytes.value())?;
-                entries.insert((entry.timestamp_ms, id.as_bytes()), bytes.value())?;
-            }
-            drop(by_id);
-            tx.delete_table(ENTRIES_BY_ID)?;
-        }
-    }
+    tx.open_table(ENTRIES)?;
+    tx.open_table(BY_TOPIC)?;
+    tx.open_table(TOPICS)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Stores the encoded `bytes` of `entry` under its time and `id`, and indexes it under its
+/// topic the first time.
+fn insert(
+    entries: &mut redb::Table<'_, (u64, &'static [u8; 32]), &'static [u8]>,
+    by_topic: &mut redb::Table<'_, (&'static str, u64, &'static [u8; 32]), ()>,
+    entry: &Entry,
+    id: &EntryId,
+    bytes: &[u8],
+) -> Result<(), DbError> {
+    let previous = entries.insert((entry.timestamp_ms, id.as_bytes()), bytes)?;
+    if previous.is_none() {
+        by_topic.insert(
+            (entry.topic.as_str(), entry.timestamp_ms, id.as_bytes()),
+            (),
+        )?;
+    }
     Ok(())
 }
 
@@ -121,12 +122,12 @@ impl GossipStore {
     /// # Errors
     /// [`StoreError::Open`] naming the file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let file = DbFile::open(path, Store::Gossip, create_tables).map_err(|failure| {
-            StoreError::Open {
+        let file = DbFile::open(path, Store::Gossip, create_tables, v2::copy_from_v2).map_err(
+            |failure| StoreError::Open {
                 path: path.to_path_buf(),
                 failure,
-            }
-        })?;
+            },
+        )?;
         Ok(Self { file })
     }
 
@@ -178,19 +179,12 @@ impl GossipStore {
         self.with(|db| {
             let tx = mode.begin_write(db)?;
             {
-                let mut by_id = tx.open_table(ENTRIES)?;
+                let mut by_time = tx.open_table(ENTRIES)?;
                 let mut by_topic = tx.open_table(BY_TOPIC)?;
                 for (entry, id) in entries.iter().zip(ids) {
                     let bytes = bincode::serde::encode_to_vec(entry, codec())
                         .map_err(|e| DbError::corrupted(format!("entry {id}: {e}")))?;
-                    let previous =
-                        by_id.insert((entry.timestamp_ms, id.as_bytes()), bytes.as_slice())?;
-                    if previous.is_none() {
-                        by_topic.insert(
-                            (entry.topic.as_str(), entry.timestamp_ms, id.as_bytes()),
-                            (),
-                        )?;
-                    }
+                    insert(&mut by_time, &mut by_topic, entry, id, &bytes)?;
                 }
             }
             tx.commit()?;
@@ -424,63 +418,6 @@ mod tests {
             ])
             .unwrap();
         assert_eq!(some, vec![batch[0].clone(), batch[1].clone()]);
-    }
-
-    #[test]
-    fn a_store_keyed_by_id_is_moved_to_time_order_when_opened() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gossip.redb");
-        let key = Keypair::generate();
-        let t = Topic::new("t").unwrap();
-        let batch: Vec<Entry> = [30, 10, 20].map(|ts| entry(&key, &t, ts)).to_vec();
-        {
-            // The layout of stores written before entries were keyed by time.
-            let db = Database::create(&path).unwrap();
-            let tx = db.begin_write().unwrap();
-            {
-                let mut by_id = tx.open_table(ENTRIES_BY_ID).unwrap();
-                let mut by_topic = tx.open_table(BY_TOPIC).unwrap();
-                for entry in &batch {
-                    let id = entry.id();
-                    let bytes = bincode::serde::encode_to_vec(entry, codec()).unwrap();
-                    by_id.insert(id.as_bytes(), bytes.as_slice()).unwrap();
-                    by_topic
-                        .insert((t.as_str(), entry.timestamp_ms, id.as_bytes()), ())
-                        .unwrap();
-                }
-                tx.open_table(TOPICS)
-                    .unwrap()
-                    .insert(t.as_str(), ())
-                    .unwrap();
-            }
-            tx.commit().unwrap();
-        }
-        let store = GossipStore::open(&path).unwrap();
-        assert_eq!(store.count().unwrap(), 3);
-        assert_eq!(
-            store.get(10, &batch[1].id()).unwrap().as_ref(),
-            Some(&batch[1])
-        );
-        let times: Vec<u64> = store
-            .entries(&t, 10)
-            .unwrap()
-            .iter()
-            .map(|e| e.timestamp_ms)
-            .collect();
-        assert_eq!(times, vec![10, 20, 30]);
-        assert_eq!(store.topics().unwrap(), vec![t.clone()]);
-        drop(store);
-        let db = Database::open(&path).unwrap();
-        let tx = db.begin_read().unwrap();
-        let names: Vec<String> = tx
-            .list_tables()
-            .unwrap()
-            .map(|t| t.name().to_string())
-            .collect();
-        assert!(
-            !names.contains(&"entries".to_string()),
-            "old table left: {names:?}"
-        );
     }
 
     #[test]

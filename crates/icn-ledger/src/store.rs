@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 
 use icn_gossip::db_file::{self, DbError, DbFailure, DbFile, WriteMode};
 use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::SignedOp;
 
 /// Big-endian timestamp ‖ op id (unique, sorted by time) → encoded signed op.
 const OPS: TableDefinition<'_, &[u8; 40], &[u8]> = TableDefinition::new("ops");
+
+/// [`OPS`] in a file written by redb 2 (same name and layout).
+const OPS_V2: redb2::TableDefinition<'_, &[u8; 40], &[u8]> = redb2::TableDefinition::new("ops");
 
 /// The row key of `op` in [`OPS`].
 fn row_key(op: &SignedOp) -> [u8; 40] {
@@ -69,6 +72,21 @@ fn create_tables(db: &Database) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Writes the ops of a store file written by redb 2 into `new`, as they were (see
+/// [`icn_gossip::db_file::upgrade`]; every op is checked again when the store is loaded).
+fn copy_from_v2(old: &redb2::ReadTransaction, new: &redb::WriteTransaction) -> Result<(), DbError> {
+    use redb2::ReadableTable as _;
+    let v2 = DbError::from_v2;
+    let mut ops = new.open_table(OPS)?;
+    if let Some(table) = db_file::upgrade::open_v2_table(old, OPS_V2)? {
+        for row in table.iter().map_err(v2)? {
+            let (key, bytes) = row.map_err(v2)?;
+            ops.insert(key.value(), bytes.value())?;
+        }
+    }
+    Ok(())
+}
+
 impl LedgerStore {
     /// Opens (or creates) the store at `path`; ops larger than `max_op_bytes` never decode. An
     /// existing file is verified first and never modified when it is damaged.
@@ -76,12 +94,13 @@ impl LedgerStore {
     /// # Errors
     /// [`LedgerStoreError::Open`].
     pub fn open(path: &Path, max_op_bytes: usize) -> Result<Self, LedgerStoreError> {
-        let file = DbFile::open(path, Store::Ledger, create_tables).map_err(|failure| {
-            LedgerStoreError::Open {
-                path: path.to_path_buf(),
-                failure,
-            }
-        })?;
+        let file =
+            DbFile::open(path, Store::Ledger, create_tables, copy_from_v2).map_err(|failure| {
+                LedgerStoreError::Open {
+                    path: path.to_path_buf(),
+                    failure,
+                }
+            })?;
         Ok(Self { file, max_op_bytes })
     }
 
@@ -255,5 +274,34 @@ mod tests {
         assert_eq!(crashed("before-sync.redb"), 1);
         store.sync().unwrap();
         assert_eq!(crashed("after-sync.redb"), 3);
+    }
+
+    #[test]
+    fn a_store_written_by_redb_2_is_upgraded_with_every_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.redb");
+        let key = Keypair::generate();
+        let ops = [create(&key, "B", 20), create(&key, "A", 10)];
+        {
+            // The file as ICN wrote it with redb 2.
+            let db = redb2::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut table = tx.open_table(OPS_V2).unwrap();
+                for op in &ops {
+                    let bytes = op.encode();
+                    table.insert(&row_key(op), bytes.as_slice()).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        let original = std::fs::read(&path).unwrap();
+        let store = LedgerStore::open(&path, 4096).unwrap();
+        assert_eq!(
+            store.load_all().unwrap(),
+            vec![ops[1].clone(), ops[0].clone()]
+        );
+        let backup = icn_gossip::db_file::upgrade::backup_path(&path);
+        assert_eq!(std::fs::read(backup).unwrap(), original);
     }
 }

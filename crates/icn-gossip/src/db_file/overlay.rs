@@ -16,22 +16,32 @@ use super::DbFailure;
 /// Granularity of the in-memory copy of written bytes.
 const PAGE: u64 = 4096;
 
+/// What [`verify`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verified {
+    /// No file, an empty one, or one that passed the check.
+    Sound,
+    /// A file of an older redb file format (the version), which this redb cannot read or
+    /// check: see [`super::upgrade`].
+    OlderFormat(u8),
+}
+
 /// Checks every page checksum of the database at `path` (if it exists and is not empty) on a
 /// copy-on-write view. A file redb would have to repair by rolling back a commit counts as
 /// damaged too: that repair would silently drop acknowledged data.
 ///
 /// # Errors
 /// `corrupt` when the check fails, `io` when the file cannot be read (the caller names the file).
-pub(super) fn verify(path: &Path) -> Result<(), DbFailure> {
+pub(super) fn verify(path: &Path) -> Result<Verified, DbFailure> {
     let io_failure = |e: io::Error| DbFailure::new(StorageErrorReason::Io, e.to_string());
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Verified::Sound),
         Err(e) => return Err(io_failure(e)),
     };
     let len = file.metadata().map_err(io_failure)?.len();
     if len == 0 {
-        return Ok(());
+        return Ok(Verified::Sound);
     }
     let damaged = |why: String| {
         DbFailure::new(
@@ -48,12 +58,16 @@ pub(super) fn verify(path: &Path) -> Result<(), DbFailure> {
         len: Mutex::new(len),
         pages: Mutex::new(BTreeMap::new()),
     };
-    let check = || -> Result<(), String> {
-        let mut db = redb::Builder::new()
-            .create_with_backend(view)
-            .map_err(|e| e.to_string())?;
+    let check = || -> Result<Verified, String> {
+        let mut db = match redb::Builder::new().create_with_backend(view) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::UpgradeRequired(format)) => {
+                return Ok(Verified::OlderFormat(format));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         match db.check_integrity() {
-            Ok(true) => Ok(()),
+            Ok(true) => Ok(Verified::Sound),
             Ok(false) => {
                 Err("it fails its checksums, and redb could only repair it by dropping data".into())
             }
@@ -135,25 +149,28 @@ impl StorageBackend for Overlay {
         Ok(*lock(&self.len))
     }
 
-    fn read(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-        let end = offset + len as u64;
+    fn read(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
+        let end = offset + out.len() as u64;
         if end > *lock(&self.len) {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("read of {len} bytes at {offset} past the end of the file"),
+                format!(
+                    "read of {} bytes at {offset} past the end of the file",
+                    out.len()
+                ),
             ));
         }
         let pages = lock(&self.pages);
-        let mut out = Vec::with_capacity(len);
         let mut at = offset;
         while at < end {
             let page = self.page(at / PAGE, &pages)?;
             let from = (at % PAGE) as usize;
             let to = usize::try_from((end - at / PAGE * PAGE).min(PAGE)).unwrap_or(0);
-            out.extend_from_slice(&page[from..to]);
+            let dst = usize::try_from(at - offset).unwrap_or(0);
+            out[dst..dst + (to - from)].copy_from_slice(&page[from..to]);
             at = (at / PAGE + 1) * PAGE;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
@@ -174,7 +191,7 @@ impl StorageBackend for Overlay {
         Ok(())
     }
 
-    fn sync_data(&self, _eventual: bool) -> io::Result<()> {
+    fn sync_data(&self) -> io::Result<()> {
         Ok(())
     }
 
@@ -214,6 +231,12 @@ mod tests {
         (file, overlay)
     }
 
+    fn read(overlay: &Overlay, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut out = vec![0; len];
+        overlay.read(offset, &mut out)?;
+        Ok(out)
+    }
+
     #[test]
     fn writes_stay_in_memory_and_read_back() {
         let original: Vec<u8> = (0..3 * PAGE + 100).map(|i| (i % 251) as u8).collect();
@@ -225,9 +248,9 @@ mod tests {
         expected.resize((3 * PAGE + 210) as usize, 0);
         expected[(3 * PAGE + 200) as usize..].fill(7);
         assert_eq!(overlay.len().unwrap(), expected.len() as u64);
-        assert_eq!(overlay.read(0, expected.len()).unwrap(), expected);
+        assert_eq!(read(&overlay, 0, expected.len()).unwrap(), expected);
         assert_eq!(std::fs::read(file.path()).unwrap(), original);
-        assert!(overlay.read(0, expected.len() + 1).is_err());
+        assert!(read(&overlay, 0, expected.len() + 1).is_err());
     }
 
     #[test]
@@ -252,7 +275,7 @@ mod tests {
         let (_file, overlay) = view(&[5; 2 * PAGE as usize]);
         overlay.set_len(10).unwrap();
         overlay.set_len(2 * PAGE).unwrap();
-        let bytes = overlay.read(0, 2 * PAGE as usize).unwrap();
+        let bytes = read(&overlay, 0, 2 * PAGE as usize).unwrap();
         assert!(bytes[..10].iter().all(|b| *b == 5));
         assert!(bytes[10..].iter().all(|b| *b == 0));
     }
