@@ -4,7 +4,9 @@
 //! is kept beside it as `<name>.v2.bak`.
 //!
 //! The original file is never written: redb 2 opens a copy of it (and may repair that copy after
-//! an unclean shutdown). The new file replaces the original with one `rename`, after a hard link
+//! an unclean shutdown). The original is locked as redb locks its files (`flock`, exclusive)
+//! while it is copied and replaced, so a process still running an older version on it makes the
+//! upgrade fail instead of copying a file being written. The new file replaces the original with one `rename`, after a hard link
 //! has kept the original under the backup name. A crash before the rename leaves the original in
 //! place (the next start upgrades again); a crash after it leaves the new file.
 
@@ -38,7 +40,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// # Errors
 /// `io` when a file cannot be copied, linked or renamed (the original is then still at
 /// `path`), `corrupt` when redb 2 cannot read the old file or a row does not decode, `other`
-/// when a backup from an earlier upgrade is in the way.
+/// when another process holds the file or a backup from an earlier upgrade is in the way.
 pub(super) fn from_v2(path: &Path, copy: CopyFromV2) -> Result<PathBuf, DbFailure> {
     let io = |what: &str, e: std::io::Error| {
         DbFailure::new(
@@ -56,6 +58,19 @@ pub(super) fn from_v2(path: &Path, copy: CopyFromV2) -> Result<PathBuf, DbFailur
                 backup.display()
             ),
         ));
+    }
+    // Held until the new file is in place.
+    let original = fs::File::open(path).map_err(|e| io("open the old file", e))?;
+    match original.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(DbFailure::new(
+                StorageErrorReason::Other,
+                "the store file needs an upgrade from redb file format v2, but another process \
+                 has it open (an older icnd still running?): stop it and start again",
+            ));
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io("lock the old file", e)),
     }
     let work = with_suffix(path, ".v2-upgrading");
     let fresh = with_suffix(path, ".upgraded");
@@ -80,6 +95,7 @@ pub(super) fn from_v2(path: &Path, copy: CopyFromV2) -> Result<PathBuf, DbFailur
             .and_then(|d| d.sync_all())
             .map_err(|e| io("sync the directory", e))?;
     }
+    drop(original);
     Ok(backup)
 }
 

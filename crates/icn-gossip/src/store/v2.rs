@@ -177,6 +177,31 @@ mod tests {
     }
 
     #[test]
+    fn a_file_another_process_holds_is_not_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gossip.redb");
+        let key = Keypair::generate();
+        let t = Topic::new("t").unwrap();
+        write_v2(
+            &path,
+            &[Entry::sign(&key, t.clone(), 1, vec![1])],
+            &[],
+            &[&t],
+        );
+        let original = std::fs::read(&path).unwrap();
+        // An older node still running on the file holds redb's exclusive lock.
+        let held = std::fs::File::open(&path).unwrap();
+        held.lock().unwrap();
+        let error = GossipStore::open(&path).err().unwrap();
+        assert_eq!(error.reason(), StorageErrorReason::Other);
+        assert!(error.to_string().contains("another process"), "{error}");
+        assert_eq!(std::fs::read(&path).unwrap(), original);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        drop(held);
+        assert_eq!(GossipStore::open(&path).unwrap().count().unwrap(), 1);
+    }
+
+    #[test]
     fn an_entry_that_does_not_match_its_id_fails_the_upgrade_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gossip.redb");
