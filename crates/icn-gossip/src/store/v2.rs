@@ -54,7 +54,7 @@ pub(super) fn copy_from_v2(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     use icn_identity::Keypair;
     use icn_obs::labels::StorageErrorReason;
@@ -108,6 +108,17 @@ mod tests {
         tx.commit().unwrap();
     }
 
+    /// A redb 2 store in a fresh directory, holding one entry (returned) of the replicated
+    /// topic `t`.
+    fn one_entry_v2() -> (tempfile::TempDir, PathBuf, Entry) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gossip.redb");
+        let t = Topic::new("t").unwrap();
+        let entry = Entry::sign(&Keypair::generate(), t.clone(), 1, vec![1]);
+        write_v2(&path, std::slice::from_ref(&entry), &[], &[&t]);
+        (dir, path, entry)
+    }
+
     fn times(store: &GossipStore, topic: &Topic) -> Vec<u64> {
         let entries = store.entries(topic, 100).unwrap();
         entries.iter().map(|e| e.timestamp_ms).collect()
@@ -154,16 +165,7 @@ mod tests {
 
     #[test]
     fn an_upgrade_refuses_to_overwrite_an_earlier_backup() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gossip.redb");
-        let key = Keypair::generate();
-        let t = Topic::new("t").unwrap();
-        write_v2(
-            &path,
-            &[Entry::sign(&key, t.clone(), 1, vec![1])],
-            &[],
-            &[&t],
-        );
+        let (_dir, path, _) = one_entry_v2();
         std::fs::write(backup_path(&path), b"an older backup").unwrap();
         let original = std::fs::read(&path).unwrap();
         let error = GossipStore::open(&path).err().unwrap();
@@ -178,16 +180,7 @@ mod tests {
 
     #[test]
     fn a_file_another_process_holds_is_not_upgraded() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gossip.redb");
-        let key = Keypair::generate();
-        let t = Topic::new("t").unwrap();
-        write_v2(
-            &path,
-            &[Entry::sign(&key, t.clone(), 1, vec![1])],
-            &[],
-            &[&t],
-        );
+        let (dir, path, _) = one_entry_v2();
         let original = std::fs::read(&path).unwrap();
         // An older node still running on the file holds redb's exclusive lock.
         let held = std::fs::File::open(&path).unwrap();
@@ -203,21 +196,18 @@ mod tests {
 
     #[test]
     fn an_entry_that_does_not_match_its_id_fails_the_upgrade_and_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gossip.redb");
-        let key = Keypair::generate();
-        let t = Topic::new("t").unwrap();
-        write_v2(&path, &[Entry::sign(&key, t.clone(), 1, vec![1])], &[], &[]);
+        let (dir, path, stored) = one_entry_v2();
         {
             // Store a second entry under the first one's id.
             let db = redb2::Database::open(&path).unwrap();
             let tx = db.begin_write().unwrap();
             {
                 let mut table = tx.open_table(V2_ENTRIES).unwrap();
-                let other = Entry::sign(&key, t.clone(), 2, vec![2]);
-                let id = Entry::sign(&key, t.clone(), 1, vec![1]).id();
+                let other = Entry::sign(&Keypair::generate(), stored.topic.clone(), 2, vec![2]);
                 let bytes = bincode::serde::encode_to_vec(&other, codec()).unwrap();
-                table.insert((2, id.as_bytes()), bytes.as_slice()).unwrap();
+                table
+                    .insert((2, stored.id().as_bytes()), bytes.as_slice())
+                    .unwrap();
             }
             tx.commit().unwrap();
         }
