@@ -8,7 +8,8 @@
 //! while it is copied and replaced, so a process still running an older version on it makes the
 //! upgrade fail instead of copying a file being written. The new file replaces the original with one `rename`, after a hard link
 //! has kept the original under the backup name. A crash before the rename leaves the original in
-//! place (the next start upgrades again); a crash after it leaves the new file.
+//! place (the next start upgrades again, after dropping a backup name that is only a link to the
+//! original); a crash after it leaves the new file.
 
 use std::ffi::OsString;
 use std::fs;
@@ -49,7 +50,10 @@ pub(super) fn from_v2(path: &Path, copy: CopyFromV2) -> Result<PathBuf, DbFailur
         )
     };
     let backup = backup_path(path);
-    if backup.exists() {
+    if same_file(path, &backup) {
+        // An upgrade stopped between keeping the original and replacing it.
+        fs::remove_file(&backup).map_err(|e| io("remove the link of an earlier attempt", e))?;
+    } else if backup.exists() {
         return Err(DbFailure::new(
             StorageErrorReason::Other,
             format!(
@@ -97,6 +101,15 @@ pub(super) fn from_v2(path: &Path, copy: CopyFromV2) -> Result<PathBuf, DbFailur
     }
     drop(original);
     Ok(backup)
+}
+
+/// Whether `a` and `b` both exist and are one file (hard links of each other).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// Copies the rows of the v2 file `old` into a new file `new` (one durable transaction).

@@ -179,6 +179,17 @@ mod tests {
     }
 
     #[test]
+    fn an_upgrade_stopped_after_keeping_the_original_runs_again() {
+        let (_dir, path, stored) = one_entry_v2();
+        let original = std::fs::read(&path).unwrap();
+        // The state a crash between the hard link and the rename leaves.
+        std::fs::hard_link(&path, backup_path(&path)).unwrap();
+        let store = GossipStore::open(&path).unwrap();
+        assert_eq!(store.get(1, &stored.id()).unwrap(), Some(stored));
+        assert_eq!(std::fs::read(backup_path(&path)).unwrap(), original);
+    }
+
+    #[test]
     fn a_file_another_process_holds_is_not_upgraded() {
         let (dir, path, _) = one_entry_v2();
         let original = std::fs::read(&path).unwrap();
