@@ -182,12 +182,8 @@ impl DbFile {
                 "store file upgraded from redb file format v{format}; the old file is kept as the \
                  backup: delete it once this node runs well"
             );
-            if let overlay::Verified::OlderFormat(format) = overlay::verify(path)? {
-                return Err(DbFailure::new(
-                    StorageErrorReason::Other,
-                    format!("the upgraded file still has redb file format v{format}"),
-                ));
-            }
+            // The new file is checked like any other before it is opened.
+            overlay::verify(path)?;
         }
         let db = open_handle(path, init)?;
         Ok(Self {
@@ -295,15 +291,19 @@ impl DbFile {
     }
 }
 
+/// How every store file is opened (its page cache bounded by [`CACHE_BYTES`]).
+fn builder() -> redb::Builder {
+    let mut builder = redb::Builder::new();
+    builder.set_cache_size(CACHE_BYTES);
+    builder
+}
+
 /// Opens (or creates) the database and creates its tables.
 fn open_handle(
     path: &Path,
     init: fn(&Database) -> Result<(), DbError>,
 ) -> Result<Database, DbFailure> {
-    let db = redb::Builder::new()
-        .set_cache_size(CACHE_BYTES)
-        .create(path)
-        .map_err(DbFailure::from_redb)?;
+    let db = builder().create(path).map_err(DbFailure::from_redb)?;
     init(&db).map_err(DbFailure::from_redb)?;
     Ok(db)
 }

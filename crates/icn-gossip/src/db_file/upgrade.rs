@@ -118,7 +118,7 @@ fn write_upgraded(old: &Path, new: &Path, copy: CopyFromV2) -> Result<(), DbFail
     let read = old
         .begin_read()
         .map_err(|e| DbFailure::from_redb(DbError::from_v2(e)))?;
-    let new = redb::Database::create(new).map_err(DbFailure::from_redb)?;
+    let new = super::builder().create(new).map_err(DbFailure::from_redb)?;
     let tx = new.begin_write().map_err(DbFailure::from_redb)?;
     copy(&read, &tx).map_err(DbFailure::from_redb)?;
     tx.commit().map_err(DbFailure::from_redb)?;

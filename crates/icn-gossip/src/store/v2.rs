@@ -26,20 +26,21 @@ pub(super) fn copy_from_v2(
     let v2 = DbError::from_v2;
     let mut entries = new.open_table(ENTRIES)?;
     let mut by_topic = new.open_table(BY_TOPIC)?;
+    let mut copy_entry = |id: &[u8; 32], bytes: &[u8]| {
+        let id = EntryId::from_bytes(*id);
+        let entry = decode(id, bytes)?;
+        insert(&mut entries, &mut by_topic, &entry, &id, bytes)
+    };
     if let Some(table) = open_v2_table(old, V2_ENTRIES)? {
         for row in table.iter().map_err(v2)? {
             let (key, bytes) = row.map_err(v2)?;
-            let id = EntryId::from_bytes(*key.value().1);
-            let entry = decode(id, bytes.value())?;
-            insert(&mut entries, &mut by_topic, &entry, &id, bytes.value())?;
+            copy_entry(key.value().1, bytes.value())?;
         }
     }
     if let Some(table) = open_v2_table(old, V2_ENTRIES_BY_ID)? {
         for row in table.iter().map_err(v2)? {
             let (id, bytes) = row.map_err(v2)?;
-            let id = EntryId::from_bytes(*id.value());
-            let entry = decode(id, bytes.value())?;
-            insert(&mut entries, &mut by_topic, &entry, &id, bytes.value())?;
+            copy_entry(id.value(), bytes.value())?;
         }
     }
     let mut topics = new.open_table(TOPICS)?;
