@@ -7,12 +7,15 @@
 //! A batch of entries relayed from peers may be written [`WriteMode::Deferred`]: visible to
 //! readers at once, made durable by the next durable write or [`GossipStore::sync`].
 
+mod pieces;
 mod v2;
 
 use std::path::{Path, PathBuf};
 
 use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use pieces::PIECES;
 
 pub use crate::db_file::WriteMode;
 use crate::db_file::{DbError, DbFailure, DbFile};
@@ -76,29 +79,66 @@ fn codec() -> impl bincode::config::Config {
 fn create_tables(db: &Database) -> Result<(), DbError> {
     let tx = db.begin_write()?;
     tx.open_table(ENTRIES)?;
+    tx.open_table(PIECES)?;
     tx.open_table(BY_TOPIC)?;
     tx.open_table(TOPICS)?;
     tx.commit()?;
     Ok(())
 }
 
-/// Stores the encoded `bytes` of `entry` under its time and `id`, and indexes it under its
-/// topic the first time.
-fn insert(
-    entries: &mut redb::Table<'_, (u64, &'static [u8; 32]), &'static [u8]>,
-    by_topic: &mut redb::Table<'_, (&'static str, u64, &'static [u8; 32]), ()>,
-    entry: &Entry,
-    id: &EntryId,
-    bytes: &[u8],
-) -> Result<(), DbError> {
-    let previous = entries.insert((entry.timestamp_ms, id.as_bytes()), bytes)?;
-    if previous.is_none() {
-        by_topic.insert(
-            (entry.topic.as_str(), entry.timestamp_ms, id.as_bytes()),
-            (),
-        )?;
+/// The tables an entry is written to.
+struct Tables<'t> {
+    entries: redb::Table<'t, (u64, &'static [u8; 32]), &'static [u8]>,
+    pieces: redb::Table<'t, (u64, &'static [u8; 32], u8), &'static [u8]>,
+    by_topic: redb::Table<'t, (&'static str, u64, &'static [u8; 32]), ()>,
+}
+
+impl<'t> Tables<'t> {
+    fn open(tx: &'t redb::WriteTransaction) -> Result<Self, DbError> {
+        Ok(Self {
+            entries: tx.open_table(ENTRIES)?,
+            pieces: tx.open_table(PIECES)?,
+            by_topic: tx.open_table(BY_TOPIC)?,
+        })
     }
-    Ok(())
+
+    /// Stores the encoded `bytes` of `entry` under its time and `id` (in pieces when it is
+    /// large), and indexes it under its topic the first time.
+    fn insert(&mut self, entry: &Entry, id: &EntryId, bytes: &[u8]) -> Result<(), DbError> {
+        let key = (entry.timestamp_ms, id.as_bytes());
+        let stored_before = pieces::put(&mut self.entries, &mut self.pieces, key, bytes)?;
+        if !stored_before {
+            self.by_topic.insert(
+                (entry.topic.as_str(), entry.timestamp_ms, id.as_bytes()),
+                (),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The tables an entry is read from.
+struct Readers {
+    entries: redb::ReadOnlyTable<(u64, &'static [u8; 32]), &'static [u8]>,
+    pieces: redb::ReadOnlyTable<(u64, &'static [u8; 32], u8), &'static [u8]>,
+}
+
+impl Readers {
+    fn open(tx: &redb::ReadTransaction) -> Result<Self, DbError> {
+        Ok(Self {
+            entries: tx.open_table(ENTRIES)?,
+            pieces: tx.open_table(PIECES)?,
+        })
+    }
+
+    /// The entry stored under `timestamp_ms` and `id`, checked against the id.
+    fn get(&self, timestamp_ms: u64, id: EntryId) -> Result<Option<Entry>, DbError> {
+        let Some(row) = self.entries.get((timestamp_ms, id.as_bytes()))? else {
+            return Ok(None);
+        };
+        let bytes = pieces::assemble(&self.pieces, (timestamp_ms, &id), row.value())?;
+        decode(id, &bytes).map(Some)
+    }
 }
 
 /// Decodes a stored entry and checks it is the one stored under `id`.
@@ -179,12 +219,11 @@ impl GossipStore {
         self.with(|db| {
             let tx = mode.begin_write(db)?;
             {
-                let mut by_time = tx.open_table(ENTRIES)?;
-                let mut by_topic = tx.open_table(BY_TOPIC)?;
+                let mut tables = Tables::open(&tx)?;
                 for (entry, id) in entries.iter().zip(ids) {
                     let bytes = bincode::serde::encode_to_vec(entry, codec())
                         .map_err(|e| DbError::corrupted(format!("entry {id}: {e}")))?;
-                    insert(&mut by_time, &mut by_topic, entry, id, &bytes)?;
+                    tables.insert(entry, id, &bytes)?;
                 }
             }
             tx.commit()?;
@@ -205,14 +244,7 @@ impl GossipStore {
     /// # Errors
     /// [`StoreError::Failed`], `corrupt` when it does not decode.
     pub fn get(&self, timestamp_ms: u64, id: &EntryId) -> Result<Option<Entry>, StoreError> {
-        self.with(|db| {
-            let tx = db.begin_read()?;
-            let table = tx.open_table(ENTRIES)?;
-            let Some(bytes) = table.get((timestamp_ms, id.as_bytes()))? else {
-                return Ok(None);
-            };
-            decode(*id, bytes.value()).map(Some)
-        })
+        self.with(|db| Readers::open(&db.begin_read()?)?.get(timestamp_ms, *id))
     }
 
     /// The stored entries among `keys` (timestamp and id), in the order given; unknown ones
@@ -222,13 +254,10 @@ impl GossipStore {
     /// [`StoreError::Failed`], `corrupt` when one does not decode.
     pub fn get_many(&self, keys: &[(u64, EntryId)]) -> Result<Vec<Entry>, StoreError> {
         self.with(|db| {
-            let tx = db.begin_read()?;
-            let table = tx.open_table(ENTRIES)?;
+            let readers = Readers::open(&db.begin_read()?)?;
             let mut out = Vec::with_capacity(keys.len());
             for (timestamp_ms, id) in keys {
-                if let Some(bytes) = table.get((*timestamp_ms, id.as_bytes()))? {
-                    out.push(decode(*id, bytes.value())?);
-                }
+                out.extend(readers.get(*timestamp_ms, *id)?);
             }
             Ok(out)
         })
@@ -282,7 +311,7 @@ impl GossipStore {
         self.with(|db| {
             let tx = db.begin_read()?;
             let index = tx.open_table(BY_TOPIC)?;
-            let by_id = tx.open_table(ENTRIES)?;
+            let readers = Readers::open(&tx)?;
             let name = topic.as_str();
             let lower = (name, 0u64, &[0u8; 32]);
             let upper = (name, u64::MAX, &[0xFFu8; 32]);
@@ -299,10 +328,7 @@ impl GossipStore {
                 }
                 let (key, _) = row?;
                 let (_, timestamp_ms, id) = key.value();
-                let id = EntryId::from_bytes(*id);
-                if let Some(bytes) = by_id.get((timestamp_ms, id.as_bytes()))? {
-                    out.push(decode(id, bytes.value())?);
-                }
+                out.extend(readers.get(timestamp_ms, EntryId::from_bytes(*id))?);
             }
             Ok(out)
         })

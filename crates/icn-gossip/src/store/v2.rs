@@ -4,7 +4,7 @@
 
 use redb2::{ReadableTable as _, TableDefinition};
 
-use super::{BY_TOPIC, ENTRIES, TOPICS, decode, insert};
+use super::{TOPICS, Tables, decode};
 use crate::db_file::DbError;
 use crate::db_file::upgrade::open_v2_table;
 use crate::entry::EntryId;
@@ -24,12 +24,11 @@ pub(super) fn copy_from_v2(
     new: &redb::WriteTransaction,
 ) -> Result<(), DbError> {
     let v2 = DbError::from_v2;
-    let mut entries = new.open_table(ENTRIES)?;
-    let mut by_topic = new.open_table(BY_TOPIC)?;
+    let mut tables = Tables::open(new)?;
     let mut copy_entry = |id: &[u8; 32], bytes: &[u8]| {
         let id = EntryId::from_bytes(*id);
         let entry = decode(id, bytes)?;
-        insert(&mut entries, &mut by_topic, &entry, &id, bytes)
+        tables.insert(&entry, &id, bytes)
     };
     if let Some(table) = open_v2_table(old, V2_ENTRIES)? {
         for row in table.iter().map_err(v2)? {
