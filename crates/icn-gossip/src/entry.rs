@@ -256,18 +256,49 @@ impl fmt::Debug for Entry {
     }
 }
 
-impl Entry {
+/// An entry signed here, with the id its signature covers: computed once, when it was signed,
+/// so that publishing it does not hash the payload again (~40 µs for 64 KiB, per hash).
+#[derive(Clone, Debug)]
+pub struct IdentifiedEntry {
+    entry: Entry,
+    id: EntryId,
+}
+
+impl IdentifiedEntry {
     /// Builds and signs an entry with `keypair`, which becomes its author.
-    pub fn sign(keypair: &Keypair, topic: Topic, timestamp_ms: u64, payload: Vec<u8>) -> Entry {
+    pub fn sign(keypair: &Keypair, topic: Topic, timestamp_ms: u64, payload: Vec<u8>) -> Self {
         let author = keypair.did();
         let id = compute_id(&topic, &author, timestamp_ms, &payload);
-        Entry {
+        let entry = Entry {
             topic,
             author,
             timestamp_ms,
             payload,
             signature: keypair.sign(&signing_message(&id)),
-        }
+        };
+        Self { entry, id }
+    }
+
+    /// The entry's id.
+    pub fn id(&self) -> EntryId {
+        self.id
+    }
+
+    /// The entry.
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// The entry and its id.
+    pub fn into_parts(self) -> (Entry, EntryId) {
+        (self.entry, self.id)
+    }
+}
+
+impl Entry {
+    /// Builds and signs an entry with `keypair`, which becomes its author.
+    pub fn sign(keypair: &Keypair, topic: Topic, timestamp_ms: u64, payload: Vec<u8>) -> Entry {
+        IdentifiedEntry::sign(keypair, topic, timestamp_ms, payload).entry
     }
 
     /// The content address, recomputed from the fields (never cached, never taken from a peer).

@@ -28,7 +28,7 @@ pub mod store;
 pub mod topic;
 
 pub use actor::{GossipActor, GossipError, GossipHandle, Subscription, SubscriptionEvent};
-pub use entry::{Entry, EntryId, EntryLimits, RejectReason};
+pub use entry::{Entry, EntryId, EntryLimits, IdentifiedEntry, RejectReason};
 /// Identity types that appear in this crate's API.
 pub use icn_identity::{Did, Keypair, Signature};
 pub use message::{DecodeError, EncodeError, GossipMessage, decode, encode};

@@ -126,7 +126,7 @@ fn config() -> impl bincode::config::Config {
 /// # Errors
 /// [`EncodeError::TooLarge`] when the result would exceed [`MAX_FRAME_BYTES`].
 pub fn encode(msg: &GossipMessage) -> Result<Vec<u8>, EncodeError> {
-    let bytes = bincode::serde::encode_to_vec(msg, config())?;
+    let bytes = icn_net::wire::encode_exact(msg, config(), 0)?;
     if bytes.len() > MAX_FRAME_BYTES {
         return Err(EncodeError::TooLarge { len: bytes.len() });
     }

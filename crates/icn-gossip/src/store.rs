@@ -221,7 +221,7 @@ impl GossipStore {
             {
                 let mut tables = Tables::open(&tx)?;
                 for (entry, id) in entries.iter().zip(ids) {
-                    let bytes = bincode::serde::encode_to_vec(entry, codec())
+                    let bytes = icn_net::wire::encode_exact(entry, codec(), 0)
                         .map_err(|e| DbError::corrupted(format!("entry {id}: {e}")))?;
                     tables.insert(entry, id, &bytes)?;
                 }

@@ -93,13 +93,31 @@ fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<FRAME_LIMIT_CEILING>()
 }
 
+/// `bincode::serde::encode_to_vec`, into a vector allocated once at the encoding's size after
+/// `reserve` leading zero bytes: a vector grown while encoding copies a 64 KiB entry up to
+/// twice more, into fresh pages each time. Sizing walks the value once more, without copying.
+///
+/// # Errors
+/// bincode's, e.g. a size above the configuration's limit.
+pub fn encode_exact<T: Serialize + ?Sized, C: bincode::config::Config>(
+    value: &T,
+    config: C,
+    reserve: usize,
+) -> Result<Vec<u8>, bincode::error::EncodeError> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, config)?;
+    let mut out = Vec::with_capacity(reserve + size.bytes_written);
+    out.resize(reserve, 0);
+    bincode::serde::encode_into_std_write(value, &mut out, config)?;
+    Ok(out)
+}
+
 /// Encodes `msg` as one frame (length prefix included).
 ///
 /// # Errors
 /// [`FrameError::Oversized`] when the encoding exceeds `max`.
 pub fn encode_frame(msg: &WireMessage, max: usize) -> Result<Vec<u8>, FrameError> {
-    let mut frame = vec![0u8; LENGTH_PREFIX];
-    bincode::serde::encode_into_std_write(msg, &mut frame, bincode_config())
+    let mut frame = encode_exact(msg, bincode_config(), LENGTH_PREFIX)
         .map_err(|e| FrameError::Malformed(e.to_string()))?;
     let len = frame.len() - LENGTH_PREFIX;
     if len > max {
@@ -162,6 +180,17 @@ pub fn decode_frame(frame: &[u8], max: usize) -> Result<WireMessage, FrameError>
 mod tests {
     use super::*;
     use icn_identity::Keypair;
+
+    #[test]
+    fn exact_encoding_is_bincodes_in_one_allocation() {
+        for msg in [hello(), WireMessage::Gossip(vec![3; 70_000])] {
+            let plain = bincode::serde::encode_to_vec(&msg, bincode_config()).unwrap();
+            let exact = encode_exact(&msg, bincode_config(), 4).unwrap();
+            assert_eq!(exact[..4], [0; 4]);
+            assert_eq!(exact[4..], plain[..]);
+            assert_eq!(exact.capacity(), exact.len(), "allocated at its size");
+        }
+    }
 
     fn hello() -> WireMessage {
         WireMessage::Hello(Hello {

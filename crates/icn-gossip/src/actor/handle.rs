@@ -7,7 +7,7 @@ use icn_identity::Keypair;
 use icn_obs::Counter;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::entry::{Entry, EntryId, RejectReason};
+use crate::entry::{Entry, EntryId, IdentifiedEntry, RejectReason};
 use crate::store::{GossipStore, StoreError};
 use crate::topic::Topic;
 
@@ -71,7 +71,7 @@ pub(super) enum Command {
     /// An entry the handle signed with the node's key (in the caller's task, so signatures
     /// of concurrent publishers use every core instead of the actor's one).
     Publish {
-        entry: Entry,
+        entry: IdentifiedEntry,
         /// Announce and deliver it only once it is synced ([`GossipHandle::publish_synced`]).
         synced_first: bool,
         reply: oneshot::Sender<Result<EntryId, GossipError>>,
@@ -144,7 +144,7 @@ impl GossipHandle {
         payload: Vec<u8>,
         synced_first: bool,
     ) -> Result<EntryId, GossipError> {
-        let entry = Entry::sign(&self.keypair, topic, super::now_ms(), payload);
+        let entry = IdentifiedEntry::sign(&self.keypair, topic, super::now_ms(), payload);
         self.call(|reply| Command::Publish {
             entry,
             synced_first,

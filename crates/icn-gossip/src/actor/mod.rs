@@ -285,7 +285,7 @@ impl GossipActor {
                 synced_first,
                 reply,
             } => {
-                let topic = entry.topic.clone();
+                let topic = entry.entry().topic.clone();
                 if !self.core.is_subscribed(&topic) {
                     if let Err(e) = self.store.set_topic(&topic, true) {
                         let _ = reply.send(Err(e.into()));
@@ -295,7 +295,7 @@ impl GossipActor {
                 }
                 let id = entry.id();
                 let before = self.open.to_store.len();
-                match self.input(Input::Publish(entry)) {
+                match self.input(Input::PublishIdentified(entry)) {
                     Some(reason) if self.open.to_store.len() == before => {
                         let _ = reply.send(Err(GossipError::Rejected(reason)));
                     }

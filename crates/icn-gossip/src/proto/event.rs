@@ -2,7 +2,7 @@
 
 use icn_identity::Did;
 
-use crate::entry::{Entry, EntryId, RejectReason};
+use crate::entry::{Entry, EntryId, IdentifiedEntry, RejectReason};
 use crate::message::GossipMessage;
 use crate::topic::Topic;
 
@@ -41,6 +41,9 @@ pub enum Input {
     /// A local entry, already signed (normally with the node key). It is validated like any
     /// entry and its topic must be subscribed.
     Publish(Entry),
+    /// [`Input::Publish`] of an entry signed here: its id is taken from when it was signed
+    /// instead of hashing the payload again, and its signature is not checked.
+    PublishIdentified(IdentifiedEntry),
     /// Start replicating a topic.
     Subscribe(Topic),
     /// Stop replicating a topic; the core forgets its ids (the actor may delete its entries).

@@ -183,6 +183,24 @@ fn publish_is_validated() {
 }
 
 #[test]
+fn an_entry_signed_here_is_published_under_the_id_it_was_signed_with() {
+    let mut core = core(&["a"]);
+    core.handle(up(1, &["a"]), T0);
+    let signed = crate::IdentifiedEntry::sign(&key(0), topic("a"), T0, vec![7; 70_000]);
+    assert_eq!(signed.id(), signed.entry().id());
+    let (id, entry) = (signed.id(), signed.entry().clone());
+    let out = core.handle(Input::PublishIdentified(signed), T0);
+    assert_eq!(stored(&out), vec![id]);
+    assert_eq!(pushes(&out), vec![(vec![did(1)], vec![id])]);
+    // The same entry published again, signed or not, is the one already held.
+    assert!(core.handle(Input::Publish(entry), T0).is_empty());
+    // Its limits are still checked.
+    let future = crate::IdentifiedEntry::sign(&key(0), topic("a"), T0 + 61_000, vec![1]);
+    let out = core.handle(Input::PublishIdentified(future), T0);
+    assert_eq!(rejected(&out), vec![RejectReason::FutureTimestamp]);
+}
+
+#[test]
 fn duplicates_are_ignored_quietly() {
     let mut core = core(&["a"]);
     core.handle(up(1, &["a"]), T0);
