@@ -8,6 +8,8 @@
 //! an entry stored whole begins with its bincode encoding, whose first byte (a varint) is never
 //! [`PIECED`], so rows written before pieces existed read as they always did.
 
+use std::borrow::Cow;
+
 use redb::{ReadableTable, TableDefinition};
 
 use crate::db_file::DbError;
@@ -28,7 +30,8 @@ const LEAF_OVERHEAD: usize = 4 + 4 + 8 + 32 + 1;
 const MAX_ORDER: u32 = 8;
 
 /// The sizes of the pieces an encoded entry of `len` bytes is cut into, largest first; what
-/// they leave is less than a page. Empty for an entry that fits in a page.
+/// they leave is less than the smallest piece (a page less [`LEAF_OVERHEAD`]). Empty for an
+/// entry shorter than that.
 pub(super) fn piece_sizes(len: usize) -> Vec<usize> {
     let mut sizes = Vec::new();
     let mut left = len;
@@ -56,16 +59,16 @@ pub(super) fn put(
     if sizes.is_empty() {
         return Ok(entries.insert(key, bytes)?.is_some());
     }
+    // At most 24 pieces: MAX_STORED_ENTRY (16 MiB) holds 16 of the largest.
+    let count = u8::try_from(sizes.len()).map_err(|_| DbError::corrupted("entry too large"))?;
     let mut at = 0;
-    for (index, size) in sizes.iter().enumerate() {
-        // At most 24 pieces: MAX_STORED_ENTRY (16 MiB) holds 16 of the largest.
-        let index = u8::try_from(index).map_err(|_| DbError::corrupted("entry too large"))?;
+    for (index, size) in (0..count).zip(&sizes) {
         pieces.insert((key.0, key.1, index), &bytes[at..at + size])?;
         at += size;
     }
     let mut row = Vec::with_capacity(2 + bytes.len() - at);
     row.push(PIECED);
-    row.push(sizes.len() as u8);
+    row.push(count);
     row.extend_from_slice(&bytes[at..]);
     Ok(entries.insert(key, row.as_slice())?.is_some())
 }
@@ -76,9 +79,9 @@ pub(super) fn assemble<'r>(
     pieces: &impl ReadableTable<(u64, &'static [u8; 32], u8), &'static [u8]>,
     key: (u64, &EntryId),
     row: &'r [u8],
-) -> Result<std::borrow::Cow<'r, [u8]>, DbError> {
+) -> Result<Cow<'r, [u8]>, DbError> {
     let [PIECED, count, rest @ ..] = row else {
-        return Ok(std::borrow::Cow::Borrowed(row));
+        return Ok(Cow::Borrowed(row));
     };
     let (timestamp_ms, id) = key;
     let missing = || DbError::corrupted(format!("entry {id}: a piece is missing"));
@@ -100,7 +103,7 @@ pub(super) fn assemble<'r>(
         return Err(missing());
     }
     bytes.extend_from_slice(rest);
-    Ok(std::borrow::Cow::Owned(bytes))
+    Ok(Cow::Owned(bytes))
 }
 
 #[cfg(test)]
