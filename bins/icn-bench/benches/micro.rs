@@ -190,19 +190,20 @@ fn store_write(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_write");
     group.sample_size(20);
     let mut stamp = 0u64;
-    for n in [1usize, 64] {
+    // Batches of 1 KiB entries, and of 64 KiB ones (stored in pieces).
+    for (n, size, label) in [(1usize, 1024, ""), (64, 1024, ""), (16, 65_536, "x64KiB")] {
         for (name, mode) in [
             ("deferred", WriteMode::Deferred),
             ("durable", WriteMode::Durable),
         ] {
             group.throughput(Throughput::Elements(n as u64));
-            group.bench_function(format!("{name}/{n}"), |b| {
+            group.bench_function(format!("{name}/{n}{label}"), |b| {
                 b.iter_batched(
                     || {
                         (0..n)
                             .map(|_| {
                                 stamp += 1;
-                                Entry::sign(&keypair, topic.clone(), stamp, vec![0x5A; 1024])
+                                Entry::sign(&keypair, topic.clone(), stamp, vec![0x5A; size])
                             })
                             .collect::<Vec<_>>()
                     },
