@@ -291,6 +291,9 @@ impl DbFile {
     }
 }
 
+/// Page size of every store file: redb's default, which `redb::Builder` only lets tests change.
+pub(crate) const PAGE_BYTES: usize = 4096;
+
 /// How every store file is opened (its page cache bounded by [`CACHE_BYTES`]).
 fn builder() -> redb::Builder {
     let mut builder = redb::Builder::new();

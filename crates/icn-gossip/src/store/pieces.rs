@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use redb::{ReadableTable, TableDefinition};
 
-use crate::db_file::DbError;
+use crate::db_file::{DbError, PAGE_BYTES as PAGE};
 use crate::entry::EntryId;
 
 /// (timestamp_ms, id, piece) → the piece's bytes, in order.
@@ -21,8 +21,6 @@ pub(super) const PIECES: TableDefinition<'_, (u64, &[u8; 32], u8), &[u8]> =
 
 /// First byte of a row whose entry is stored in pieces (bincode's varints never begin with it).
 const PIECED: u8 = 0xFF;
-/// redb's page size (its default, which every store file uses).
-const PAGE: usize = 4096;
 /// What a leaf holding one piece needs besides the piece: its header (4 bytes), the value's end
 /// offset (4) and the fixed-width key (8 + 32 + 1).
 const LEAF_OVERHEAD: usize = 4 + 4 + 8 + 32 + 1;
@@ -112,7 +110,7 @@ mod tests {
 
     use icn_identity::Keypair;
     use icn_obs::labels::StorageErrorReason;
-    use redb::{ReadableDatabase as _, ReadableTableMetadata as _};
+    use redb::ReadableTableMetadata as _;
 
     use super::*;
     use crate::entry::Entry;
@@ -131,6 +129,14 @@ mod tests {
                 Entry::sign(&key, topic.clone(), ts, payload)
             })
             .collect()
+    }
+
+    /// Runs `edit` in a write transaction on the store file itself, bypassing the store.
+    fn edit_file(path: &Path, edit: impl FnOnce(&redb::WriteTransaction)) {
+        let db = redb::Database::open(path).unwrap();
+        let tx = db.begin_write().unwrap();
+        edit(&tx);
+        tx.commit().unwrap();
     }
 
     /// Bytes of the file's allocated pages.
@@ -187,15 +193,12 @@ mod tests {
         let batch = entries(&[200_000]);
         let id = batch[0].id();
         GossipStore::open(&path).unwrap().put_batch(&batch).unwrap();
-        {
-            let db = redb::Database::open(&path).unwrap();
-            let tx = db.begin_write().unwrap();
+        edit_file(&path, |tx| {
             tx.open_table(PIECES)
                 .unwrap()
                 .remove((1, id.as_bytes(), 1))
                 .unwrap();
-            tx.commit().unwrap();
-        }
+        });
         let err = GossipStore::open(&path).unwrap().get(1, &id).unwrap_err();
         assert_eq!(err.reason(), StorageErrorReason::Corrupt, "{err}");
         assert!(err.to_string().contains("piece is missing"), "{err}");
@@ -208,18 +211,14 @@ mod tests {
         let batch = entries(&[65_536]);
         let id = batch[0].id();
         GossipStore::open(&path).unwrap();
-        {
-            let db = redb::Database::open(&path).unwrap();
-            let tx = db.begin_write().unwrap();
+        edit_file(&path, |tx| {
             let whole = bincode::serde::encode_to_vec(&batch[0], codec()).unwrap();
             tx.open_table(ENTRIES)
                 .unwrap()
                 .insert((1, id.as_bytes()), whole.as_slice())
                 .unwrap();
-            tx.commit().unwrap();
-            let read = db.begin_read().unwrap();
-            assert!(read.open_table(PIECES).unwrap().is_empty().unwrap());
-        }
+            assert!(tx.open_table(PIECES).unwrap().is_empty().unwrap());
+        });
         let store = GossipStore::open(&path).unwrap();
         assert_eq!(store.get(1, &id).unwrap().as_ref(), Some(&batch[0]));
     }
