@@ -12,13 +12,12 @@ use std::time::{Duration, Instant};
 use icn_obs::NodeMetrics;
 use icn_obs::catalogue::names;
 use icn_testkit::MetricsMode;
-use procfs::process::Process;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::progress::Progress;
 use crate::settings::Settings;
-use crate::stats::median;
+use crate::stats::{median, process_cpu_seconds};
 use crate::topology::{self, Graph};
 use crate::{propagation, throughput};
 
@@ -291,21 +290,14 @@ async fn throughput_run(
     entries: usize,
     progress: &Progress,
 ) -> anyhow::Result<(f64, f64)> {
-    let process = Process::myself()?;
-    let cpu_before = cpu_seconds(&process)?;
+    let cpu_before = process_cpu_seconds()?;
     let (elapsed, _receivers) =
         throughput::deliver(cluster, entries, OVERHEAD_ENTRY_BYTES, progress).await?;
-    let cpu = cpu_seconds(&process)? - cpu_before;
+    let cpu = process_cpu_seconds()? - cpu_before;
     Ok((
         entries as f64 / elapsed.as_secs_f64(),
         cpu * 1e6 / entries.max(1) as f64,
     ))
-}
-
-/// User plus system CPU time of this process, seconds (10 ms resolution).
-fn cpu_seconds(process: &Process) -> anyhow::Result<f64> {
-    let stat = process.stat()?;
-    Ok((stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64)
 }
 
 /// Propagation on one cluster without, then with, scrapers on every node.

@@ -8,17 +8,27 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::stats::mb_per_s;
+use crate::stats::{mb_per_s, process_cpu_seconds};
 
 /// How long the baseline may take before it is reported as failed.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Sends `total` bytes in `chunk`-byte writes over one quinn stream; returns MB/s as seen by the
-/// receiver (first write to last byte read).
+/// What one baseline transfer measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Baseline {
+    /// MB (10^6 bytes) per second as seen by the receiver, first write to last byte read.
+    pub mb_per_s: f64,
+    /// CPU time the process used during the transfer, seconds (10 ms resolution).
+    pub cpu_seconds: f64,
+    /// `cpu_seconds` over the transfer's wall time: cores kept busy.
+    pub cpu_cores: f64,
+}
+
+/// Sends `total` bytes in `chunk`-byte writes over one quinn stream.
 ///
 /// # Errors
 /// When the endpoints cannot be set up or the transfer fails or times out.
-pub async fn measure(total: usize, chunk: usize) -> anyhow::Result<f64> {
+pub async fn measure(total: usize, chunk: usize) -> anyhow::Result<Baseline> {
     let (server, client, addr) = endpoints()?;
     let receiver = tokio::spawn(async move {
         let incoming = server.accept().await.context("server endpoint closed")?;
@@ -36,6 +46,7 @@ pub async fn measure(total: usize, chunk: usize) -> anyhow::Result<f64> {
     let connection = client.connect(addr, "localhost")?.await?;
     let mut stream = connection.open_uni().await?;
     let data = vec![0xA5u8; chunk.max(1)];
+    let cpu_before = process_cpu_seconds()?;
     let started = Instant::now();
     let mut sent = 0usize;
     while sent < total {
@@ -47,10 +58,16 @@ pub async fn measure(total: usize, chunk: usize) -> anyhow::Result<f64> {
     let (received, done) = tokio::time::timeout(TIMEOUT, receiver)
         .await
         .context("raw quinn baseline timed out")???;
+    let cpu_seconds = process_cpu_seconds()? - cpu_before;
+    let wall = started.elapsed();
     anyhow::ensure!(received == total, "received {received} of {total} bytes");
     connection.close(0u32.into(), b"done");
     client.wait_idle().await;
-    Ok(mb_per_s(total as u64, done.duration_since(started)))
+    Ok(Baseline {
+        mb_per_s: mb_per_s(total as u64, done.duration_since(started)),
+        cpu_seconds,
+        cpu_cores: cpu_seconds / wall.as_secs_f64(),
+    })
 }
 
 /// A server and a client endpoint on loopback, the client trusting the server's self-signed

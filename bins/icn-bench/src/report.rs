@@ -60,14 +60,24 @@ impl Report {
         if !self.throughput.is_empty() {
             let _ = writeln!(
                 out,
-                "\nthroughput       bytes  entries/s     MB/s  quinn MB/s  ratio"
+                "\nthroughput       bytes  entries/s     MB/s  quinn MB/s  ratio  cores  quinn cores  \
+                 CPU/byte vs quinn"
             );
         }
         for t in &self.throughput {
             let _ = writeln!(
                 out,
-                "                 {:>5}  {:>9.0}  {:>7.1}  {:>10.1}  {:>5.3}",
-                t.entry_bytes, t.entries_per_s, t.mb_per_s, t.quinn_mb_per_s, t.ratio
+                "                 {:>5}  {:>9.0}  {:>7.1}  {:>10.1}  {:>5.3}  {:>5.2}  {:>11.2}  \
+                 {:>17}",
+                t.entry_bytes,
+                t.entries_per_s,
+                t.mb_per_s,
+                t.quinn_mb_per_s,
+                t.ratio,
+                t.cpu_cores,
+                t.quinn_cpu_cores,
+                t.cpu_per_byte_vs_quinn
+                    .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"))
             );
         }
         if let Some(p) = &self.libp2p {

@@ -47,6 +47,15 @@ pub fn median(values: &mut [f64]) -> f64 {
     percentile(values, 50.0)
 }
 
+/// User plus system CPU time this process has used so far, seconds (10 ms resolution).
+///
+/// # Errors
+/// When `/proc/self/stat` cannot be read.
+pub fn process_cpu_seconds() -> anyhow::Result<f64> {
+    let stat = procfs::process::Process::myself()?.stat()?;
+    Ok((stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64)
+}
+
 /// Megabytes (10^6 bytes) per second.
 pub fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / 1e6 / elapsed.as_secs_f64()

@@ -14,7 +14,7 @@ use crate::arrivals::Arrivals;
 use crate::progress::Progress;
 use crate::quinn_baseline;
 use crate::settings::Settings;
-use crate::stats::mb_per_s;
+use crate::stats::{mb_per_s, process_cpu_seconds};
 use crate::topology::{self, Graph};
 
 /// Topic of the throughput scenario.
@@ -41,6 +41,16 @@ pub struct ThroughputResult {
     pub quinn_mb_per_s: f64,
     /// `mb_per_s / quinn_mb_per_s`.
     pub ratio: f64,
+    /// Process CPU time over wall time while the cluster delivered: cores kept busy (the
+    /// machine has 2).
+    pub cpu_cores: f64,
+    /// The same during the raw quinn transfer.
+    pub quinn_cpu_cores: f64,
+    /// Process CPU time per byte delivered, gossip ÷ raw quinn: how much more work a
+    /// delivered byte costs than a byte over one quinn stream. Unlike `ratio`, it does not
+    /// depend on how much of the machine the process got. `None` when either side used less
+    /// than one 10 ms clock tick.
+    pub cpu_per_byte_vs_quinn: Option<f64>,
 }
 
 /// Runs the throughput scenario for every configured entry size.
@@ -56,19 +66,27 @@ pub async fn run(
         let entries = settings.throughput_entries(size);
         progress.stage(&format!("throughput {size} B"), entries as u64);
         let cluster = topology::start(settings.throughput_nodes, Graph::Mesh, TOPIC).await?;
+        let cpu_before = process_cpu_seconds()?;
         let delivered = deliver(&cluster, entries, size, progress).await;
+        let cpu_seconds = process_cpu_seconds()? - cpu_before;
         cluster.shutdown().await?;
         let (elapsed, receivers) = delivered?;
-        let quinn_mb_per_s = quinn_baseline::measure(settings.quinn_bytes, size).await?;
-        let mb_per_s = mb_per_s((entries * size * receivers) as u64, elapsed);
+        let quinn = quinn_baseline::measure(settings.quinn_bytes, size).await?;
+        let delivered_bytes = (entries * size * receivers) as f64;
+        let mb_per_s = mb_per_s(delivered_bytes as u64, elapsed);
         results.push(ThroughputResult {
             entry_bytes: size,
             entries,
             receivers,
             entries_per_s: entries as f64 / elapsed.as_secs_f64(),
             mb_per_s,
-            quinn_mb_per_s,
-            ratio: mb_per_s / quinn_mb_per_s,
+            quinn_mb_per_s: quinn.mb_per_s,
+            ratio: mb_per_s / quinn.mb_per_s,
+            cpu_cores: cpu_seconds / elapsed.as_secs_f64(),
+            quinn_cpu_cores: quinn.cpu_cores,
+            cpu_per_byte_vs_quinn: (cpu_seconds > 0.0 && quinn.cpu_seconds > 0.0).then(|| {
+                (cpu_seconds / delivered_bytes) / (quinn.cpu_seconds / settings.quinn_bytes as f64)
+            }),
         });
     }
     Ok(results)

@@ -47,6 +47,16 @@ async fn tiny_run_reports_every_scenario() {
         for key in ["mb_per_s", "quinn_mb_per_s", "ratio", "entries_per_s"] {
             positive(t, key);
         }
+        // A tiny transfer may use less than one clock tick of CPU: then 0 cores and no ratio.
+        for key in ["cpu_cores", "quinn_cpu_cores"] {
+            let cores = t[key].as_f64().expect(key);
+            assert!(cores.is_finite() && cores >= 0.0, "{key} = {cores}");
+        }
+        let per_byte = &t["cpu_per_byte_vs_quinn"];
+        assert!(
+            per_byte.is_null() || per_byte.as_f64().is_some_and(|r| r.is_finite() && r > 0.0),
+            "cpu_per_byte_vs_quinn = {per_byte}"
+        );
     }
 
     for key in [
