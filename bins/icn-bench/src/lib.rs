@@ -9,7 +9,8 @@
 //! - [`topology`]: clusters as a full mesh or a random regular graph.
 //! - [`arrivals`]: watching entries arrive at many nodes.
 //! - [`propagation`]: scenario 1, publish-to-everywhere latency.
-//! - [`throughput`]: scenario 2, bytes delivered per second, beside [`quinn_baseline`].
+//! - [`throughput`]: scenario 2, bytes delivered per second, beside [`quinn_baseline`] and
+//!   the [`floor`] of the work every delivery needs.
 //! - [`ledger`]: scenario 3, transfers per second on one node and across a cluster.
 //! - [`metrics_cost`]: scenario 4, counter and render costs, scrape overhead.
 //! - [`footprint`]: scenario 5, idle RSS and CPU, many nodes in one process.
@@ -18,6 +19,7 @@
 //! - [`report`]: the JSON object and the table; [`stats`]: percentiles; [`progress`]: the bar.
 
 pub mod arrivals;
+pub mod floor;
 pub mod footprint;
 pub mod ledger;
 #[cfg(feature = "libp2p")]

@@ -60,24 +60,34 @@ impl Report {
         if !self.throughput.is_empty() {
             let _ = writeln!(
                 out,
-                "\nthroughput       bytes  entries/s     MB/s  quinn MB/s  ratio  cores  quinn cores  \
-                 CPU/byte vs quinn"
+                "\nthroughput       bytes  entries/s     MB/s  quinn MB/s  ratio  floor  of floor  cores  \
+                 quinn cores  CPU/byte vs quinn"
             );
         }
         for t in &self.throughput {
             let _ = writeln!(
                 out,
-                "                 {:>5}  {:>9.0}  {:>7.1}  {:>10.1}  {:>5.3}  {:>5.2}  {:>11.2}  \
-                 {:>17}",
+                "                 {:>5}  {:>9.0}  {:>7.1}  {:>10.1}  {:>5.3}  {:>5}  {:>8}  \
+                 {:>5.2}  {:>11.2}  {:>17}",
                 t.entry_bytes,
                 t.entries_per_s,
                 t.mb_per_s,
                 t.quinn_mb_per_s,
                 t.ratio,
+                optional(t.floor.ratio, 3),
+                optional(t.of_floor, 2),
                 t.cpu_cores,
                 t.quinn_cpu_cores,
-                t.cpu_per_byte_vs_quinn
-                    .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"))
+                optional(t.cpu_per_byte_vs_quinn, 2)
+            );
+        }
+        for t in &self.throughput {
+            let f = &t.floor;
+            let _ = writeln!(
+                out,
+                "                 floor of {} B, µs per entry: sign {:.1}, check {:.1}, store {:.1}, \
+                 quinn transport {:.1}",
+                t.entry_bytes, f.sign_us, f.verify_us, f.store_us, f.transport_us
             );
         }
         if let Some(p) = &self.libp2p {
@@ -135,4 +145,9 @@ impl Report {
         }
         out
     }
+}
+
+/// `value` with `decimals` decimals, or `-` when there is none.
+fn optional(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
 }

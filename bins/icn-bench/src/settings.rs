@@ -34,6 +34,8 @@ pub struct Settings {
     pub throughput_nodes: usize,
     /// Bytes sent over the raw quinn stream of the baseline.
     pub quinn_bytes: usize,
+    /// How long each cost of the throughput floor is timed ([`crate::floor`]).
+    pub floor_budget: Duration,
     /// How long transfers are submitted in each ledger scenario.
     pub ledger_duration: Duration,
     /// Concurrent callers paying on each node of the ledger scenarios (as many clients as a
@@ -96,6 +98,7 @@ impl Settings {
             throughput_min_entries: 500,
             throughput_nodes: 4,
             quinn_bytes: 256 * 1024 * 1024,
+            floor_budget: Duration::from_millis(200),
             ledger_duration: Duration::from_secs(3),
             ledger_callers: 256,
             ledger_nodes: 4,
@@ -130,6 +133,7 @@ impl Settings {
             throughput_bytes: 128 * 1024 * 1024,
             throughput_min_entries: 10_000,
             quinn_bytes: 1024 * 1024 * 1024,
+            floor_budget: Duration::from_secs(1),
             ledger_duration: Duration::from_secs(10),
             ledger_callers: 256,
             counter_iterations: 50_000_000,
@@ -161,6 +165,7 @@ impl Settings {
             throughput_min_entries: 20,
             throughput_nodes: 3,
             quinn_bytes: 4 * 1024 * 1024,
+            floor_budget: Duration::from_millis(10),
             ledger_duration: Duration::from_millis(300),
             ledger_callers: 16,
             ledger_nodes: 2,

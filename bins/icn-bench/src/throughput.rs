@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::arrivals::Arrivals;
+use crate::floor::{self, Floor};
 use crate::progress::Progress;
 use crate::quinn_baseline;
 use crate::settings::Settings;
@@ -51,6 +52,10 @@ pub struct ThroughputResult {
     /// depend on how much of the machine the process got. `None` when either side used less
     /// than one 10 ms clock tick.
     pub cpu_per_byte_vs_quinn: Option<f64>,
+    /// The unavoidable work of this delivery and the best `ratio` it allows.
+    pub floor: Floor,
+    /// `ratio / floor.ratio`: how near the result came to that bound.
+    pub of_floor: Option<f64>,
 }
 
 /// Runs the throughput scenario for every configured entry size.
@@ -72,6 +77,14 @@ pub async fn run(
         cluster.shutdown().await?;
         let (elapsed, receivers) = delivered?;
         let quinn = quinn_baseline::measure(settings.quinn_bytes, size).await?;
+        let floor = floor::measure(
+            size,
+            receivers,
+            &quinn,
+            settings.quinn_bytes,
+            settings.floor_budget,
+            &std::env::temp_dir(),
+        )?;
         let delivered_bytes = (entries * size * receivers) as f64;
         let mb_per_s = mb_per_s(delivered_bytes as u64, elapsed);
         results.push(ThroughputResult {
@@ -84,6 +97,8 @@ pub async fn run(
             ratio: mb_per_s / quinn.mb_per_s,
             cpu_cores: cpu_seconds / elapsed.as_secs_f64(),
             quinn_cpu_cores: quinn.cpu_cores,
+            floor,
+            of_floor: floor.ratio.map(|bound| mb_per_s / quinn.mb_per_s / bound),
             cpu_per_byte_vs_quinn: (cpu_seconds > 0.0 && quinn.cpu_seconds > 0.0).then(|| {
                 (cpu_seconds / delivered_bytes) / (quinn.cpu_seconds / settings.quinn_bytes as f64)
             }),

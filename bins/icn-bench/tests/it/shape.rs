@@ -52,10 +52,22 @@ async fn tiny_run_reports_every_scenario() {
             let cores = t[key].as_f64().expect(key);
             assert!(cores.is_finite() && cores >= 0.0, "{key} = {cores}");
         }
-        let per_byte = &t["cpu_per_byte_vs_quinn"];
+        for key in ["cpu_per_byte_vs_quinn", "of_floor"] {
+            let value = &t[key];
+            assert!(
+                value.is_null() || value.as_f64().is_some_and(|r| r.is_finite() && r > 0.0),
+                "{key} = {value}"
+            );
+        }
+        // The floor's costs are CPU times of short loops: 0 when under one clock tick.
+        for key in ["sign_us", "verify_us", "store_us", "transport_us"] {
+            let cost = t["floor"][key].as_f64().expect(key);
+            assert!(cost.is_finite() && cost >= 0.0, "floor.{key} = {cost}");
+        }
+        let bound = &t["floor"]["ratio"];
         assert!(
-            per_byte.is_null() || per_byte.as_f64().is_some_and(|r| r.is_finite() && r > 0.0),
-            "cpu_per_byte_vs_quinn = {per_byte}"
+            bound.is_null() || bound.as_f64().is_some_and(|r| r > 0.0 && r <= 1.0),
+            "floor.ratio = {bound}"
         );
     }
 
