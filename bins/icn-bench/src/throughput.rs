@@ -48,9 +48,9 @@ pub struct ThroughputResult {
     /// The same during the raw quinn transfer.
     pub quinn_cpu_cores: f64,
     /// Process CPU time per byte delivered, gossip ÷ raw quinn: how much more work a
-    /// delivered byte costs than a byte over one quinn stream. Unlike `ratio`, it does not
-    /// depend on how much of the machine the process got. `None` when either side used less
-    /// than one 10 ms clock tick.
+    /// delivered byte costs than a byte over one quinn stream. Unlike `ratio`, it leaves out
+    /// how much of the machine the process got (load still changes what a byte costs). `None`
+    /// when either side used less than one 10 ms clock tick.
     pub cpu_per_byte_vs_quinn: Option<f64>,
     /// The unavoidable work of this delivery and the best `ratio` it allows.
     pub floor: Floor,
