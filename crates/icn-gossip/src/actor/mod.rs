@@ -381,11 +381,13 @@ impl GossipActor {
                         }
                     }
                 }
-                if let Some(sender) = self.subscribers.get(&entry.topic)
-                    && sender.send(entry.clone()).is_err()
+                // The entry moves into the channel: a 64 KiB payload is not copied once more.
+                let topic = entry.topic.clone();
+                if let Some(sender) = self.subscribers.get(&topic)
+                    && sender.send(entry).is_err()
                 {
                     // No receiver left.
-                    self.subscribers.remove(&entry.topic);
+                    self.subscribers.remove(&topic);
                 }
             }
             Output::Push { to, entries } => {
