@@ -7,7 +7,8 @@
 //! - the transport: `R · S` bytes over QUIC, at the CPU per byte the raw quinn baseline used
 //!   (sender and receiver together);
 //! - at the author: the entry's id (blake3 over the entry) and its signature;
-//! - at each receiver: the id again and the signature's check ([`Entry::verify`]);
+//! - at each receiver: the entry's limits, the id again and its share of a batch signature
+//!   check ([`Entry::check_signatures_where`] over [`BATCH`] entries);
 //! - at every node, author included: writing the entry to a file and syncing it (one
 //!   `fdatasync` per [`SYNC_EVERY`] entries, as a group commit would).
 //!
@@ -15,8 +16,12 @@
 //! floor ratio is `R · S · quinn cost per byte ÷ that total`: the throughput ratio to raw quinn
 //! an implementation doing only this work would have if it got the cores the baseline got.
 //! Every cost is CPU time: the process's, over tight loops run after the cluster is shut down
-//! (so the process does nothing else); the time a sync waits for the disk is not work. The
-//! check is timed in batches of [`BATCH`] entries, as ICN checks what one message carries.
+//! (so the process does nothing else); the time a sync waits for the disk is not work.
+//!
+//! A second bound is the disk's: every node writes every entry, so a sustained stream cannot
+//! deliver more than `R / (R + 1)` of what the disk takes in through the page cache, synced
+//! (`disk_mb_per_s`, one file written and synced; the cluster's nodes share that disk). A run
+//! shorter than the kernel's dirty-page limits may exceed it for a while.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt as _;
@@ -51,11 +56,19 @@ pub struct Floor {
     /// The best throughput ratio to raw quinn that this work allows (see the module's docs);
     /// `None` when the baseline used less than one 10 ms clock tick of CPU.
     pub ratio: Option<f64>,
+    /// What the disk takes in, written through the page cache and synced, MB (10^6 bytes) per
+    /// second.
+    pub disk_mb_per_s: f64,
+    /// The best throughput ratio to raw quinn that the disk allows a sustained stream:
+    /// `disk_mb_per_s · R / (R + 1) / quinn_mb_per_s`.
+    pub disk_ratio: f64,
 }
 
 /// Measures the floor for entries of `size` bytes delivered to `receivers` nodes, each cost
-/// timed for about `budget`; `quinn` is the baseline measured just before (`quinn_bytes` sent).
-/// The write is timed in a fresh file under `dir`, removed afterwards.
+/// timed for about `budget`, and the disk's bound by writing `disk_bytes`; `quinn` is the
+/// baseline measured just before (`quinn_bytes` sent).
+/// The write is timed in a fresh unnamed file under `dir`. Blocks the calling thread for
+/// about three `budget`s.
 ///
 /// # Errors
 /// When the file cannot be written or synced, or the entries cannot be built.
@@ -65,6 +78,7 @@ pub fn measure(
     quinn: &Baseline,
     quinn_bytes: usize,
     budget: Duration,
+    disk_bytes: usize,
     dir: &Path,
 ) -> anyhow::Result<Floor> {
     let keypair = Keypair::generate();
@@ -104,15 +118,30 @@ pub fn measure(
     let verify_us = batch_us / BATCH as f64;
     let store_us = store_us(&entry, budget, dir)?;
     let transport_us = quinn.cpu_seconds / quinn_bytes.max(1) as f64 * size as f64 * 1e6;
+    let disk_mb_per_s = disk_mb_per_s(disk_bytes, dir)?;
     let r = receivers as f64;
-    let total_us = r * transport_us + sign_us + store_us + r * (verify_us + store_us);
-    Ok(Floor {
+    let mut floor = Floor {
         sign_us,
         verify_us,
         store_us,
         transport_us,
-        ratio: (transport_us > 0.0).then(|| r * transport_us / total_us),
-    })
+        ratio: None,
+        disk_mb_per_s,
+        disk_ratio: disk_mb_per_s * r / (r + 1.0) / quinn.mb_per_s,
+    };
+    floor.ratio = floor.bound(receivers);
+    Ok(floor)
+}
+
+impl Floor {
+    /// The share of the floor's work per entry that is transport, with `receivers` receivers:
+    /// `None` when the transport cost nothing measurable.
+    fn bound(&self, receivers: usize) -> Option<f64> {
+        let r = receivers as f64;
+        let transport = r * self.transport_us;
+        let total = transport + self.sign_us + self.store_us + r * (self.verify_us + self.store_us);
+        (self.transport_us > 0.0).then(|| transport / total)
+    }
 }
 
 /// Mean process CPU time of `f`, microseconds, over as many calls as fit in `budget` of
@@ -149,4 +178,45 @@ fn store_us(entry: &Entry, budget: Duration, dir: &Path) -> anyhow::Result<f64> 
         Ok(())
     })?;
     Ok(per_group / SYNC_EVERY as f64)
+}
+
+/// Writes `total` bytes in 1 MiB writes to a fresh file under `dir` and syncs it: MB per
+/// second, first write to the end of the sync.
+fn disk_mb_per_s(total: usize, dir: &Path) -> anyhow::Result<f64> {
+    const CHUNK: usize = 1024 * 1024;
+    let chunk = vec![0xA5u8; CHUNK];
+    let file: File = tempfile::tempfile_in(dir)?;
+    let started = Instant::now();
+    let mut offset = 0usize;
+    while offset < total {
+        let n = CHUNK.min(total - offset);
+        file.write_all_at(&chunk[..n], offset as u64)?;
+        offset += n;
+    }
+    file.sync_data()?;
+    Ok(crate::stats::mb_per_s(total as u64, started.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bound_is_the_transports_share_of_every_nodes_work() {
+        let floor = |sign_us, verify_us, store_us, transport_us| Floor {
+            sign_us,
+            verify_us,
+            store_us,
+            transport_us,
+            ratio: None,
+            disk_mb_per_s: 0.0,
+            disk_ratio: 0.0,
+        };
+        // Nothing but transport: the baseline itself.
+        assert_eq!(floor(0.0, 0.0, 0.0, 100.0).bound(3), Some(1.0));
+        // 3 × 100 transport against 10 sign + 4 × 20 store + 3 × 30 check = 480 in all.
+        let bound = floor(10.0, 30.0, 20.0, 100.0).bound(3).expect("a bound");
+        assert!((bound - 300.0 / 480.0).abs() < 1e-12, "{bound}");
+        assert_eq!(floor(10.0, 30.0, 20.0, 0.0).bound(3), None);
+    }
 }

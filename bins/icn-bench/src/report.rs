@@ -86,8 +86,14 @@ impl Report {
             let _ = writeln!(
                 out,
                 "                 floor of {} B, µs per entry: sign {:.1}, check {:.1}, store {:.1}, \
-                 quinn transport {:.1}",
-                t.entry_bytes, f.sign_us, f.verify_us, f.store_us, f.transport_us
+                 quinn transport {:.1}; disk {:.0} MB/s synced, best sustained ratio {:.3}",
+                t.entry_bytes,
+                f.sign_us,
+                f.verify_us,
+                f.store_us,
+                f.transport_us,
+                f.disk_mb_per_s,
+                f.disk_ratio
             );
         }
         if let Some(p) = &self.libp2p {

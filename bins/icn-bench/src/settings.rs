@@ -36,6 +36,8 @@ pub struct Settings {
     pub quinn_bytes: usize,
     /// How long each cost of the throughput floor is timed ([`crate::floor`]).
     pub floor_budget: Duration,
+    /// Bytes written and synced to measure the disk's bound ([`crate::floor`]).
+    pub floor_disk_bytes: usize,
     /// How long transfers are submitted in each ledger scenario.
     pub ledger_duration: Duration,
     /// Concurrent callers paying on each node of the ledger scenarios (as many clients as a
@@ -99,6 +101,7 @@ impl Settings {
             throughput_nodes: 4,
             quinn_bytes: 256 * 1024 * 1024,
             floor_budget: Duration::from_millis(200),
+            floor_disk_bytes: 512 * 1024 * 1024,
             ledger_duration: Duration::from_secs(3),
             ledger_callers: 256,
             ledger_nodes: 4,
@@ -134,6 +137,7 @@ impl Settings {
             throughput_min_entries: 10_000,
             quinn_bytes: 1024 * 1024 * 1024,
             floor_budget: Duration::from_secs(1),
+            floor_disk_bytes: 2048 * 1024 * 1024,
             ledger_duration: Duration::from_secs(10),
             ledger_callers: 256,
             counter_iterations: 50_000_000,
@@ -166,6 +170,7 @@ impl Settings {
             throughput_nodes: 3,
             quinn_bytes: 4 * 1024 * 1024,
             floor_budget: Duration::from_millis(10),
+            floor_disk_bytes: 4 * 1024 * 1024,
             ledger_duration: Duration::from_millis(300),
             ledger_callers: 16,
             ledger_nodes: 2,

@@ -83,6 +83,7 @@ pub async fn run(
             &quinn,
             settings.quinn_bytes,
             settings.floor_budget,
+            settings.floor_disk_bytes,
             &std::env::temp_dir(),
         )?;
         let delivered_bytes = (entries * size * receivers) as f64;

@@ -64,6 +64,9 @@ async fn tiny_run_reports_every_scenario() {
             let cost = t["floor"][key].as_f64().expect(key);
             assert!(cost.is_finite() && cost >= 0.0, "floor.{key} = {cost}");
         }
+        for key in ["disk_mb_per_s", "disk_ratio"] {
+            positive(&t["floor"], key);
+        }
         let bound = &t["floor"]["ratio"];
         assert!(
             bound.is_null() || bound.as_f64().is_some_and(|r| r > 0.0 && r <= 1.0),
