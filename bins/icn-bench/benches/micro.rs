@@ -228,6 +228,22 @@ fn signature(c: &mut Criterion) {
     group.bench_function("verify", |b| {
         b.iter(|| did.verify(black_box(&message), &signed).expect("valid"))
     });
+    // Batches by one key, as a push or a response of one author's entries: 3 is what a push
+    // of 64 KiB entries carries.
+    for n in [3usize, 16, 64] {
+        let items: Vec<_> = (0..n)
+            .map(|i| {
+                let message = vec![i as u8; 200];
+                let signature = keypair.sign(&message);
+                (did, message, signature)
+            })
+            .collect();
+        let batch: Vec<_> = items.iter().map(|(d, m, s)| (d, m.as_slice(), s)).collect();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("verify_batch/{n}"), |b| {
+            b.iter(|| icn_identity::verify_batch(black_box(&batch)))
+        });
+    }
     group.finish();
 }
 
