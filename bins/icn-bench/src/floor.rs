@@ -28,8 +28,8 @@ use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use icn_gossip::entry::SIGNING_DOMAIN;
-use icn_gossip::{Entry, EntryLimits, GossipMessage, IdentifiedEntry, Topic};
+use icn_gossip::entry::signing_message;
+use icn_gossip::{Entry, EntryLimits, GossipMessage, Topic};
 use icn_identity::Keypair;
 use serde::Serialize;
 
@@ -65,10 +65,9 @@ pub struct Floor {
 }
 
 /// Measures the floor for entries of `size` bytes delivered to `receivers` nodes, each cost
-/// timed for about `budget`, and the disk's bound by writing `disk_bytes`; `quinn` is the
-/// baseline measured just before (`quinn_bytes` sent).
-/// The write is timed in a fresh unnamed file under `dir`. Blocks the calling thread for
-/// about three `budget`s.
+/// timed for about `budget`; `quinn` is the baseline measured just before, and
+/// `disk_mb_per_s` what [`disk_mb_per_s`] measured in this run. The write is timed in a fresh
+/// unnamed file under `dir`. Blocks the calling thread for about three `budget`s.
 ///
 /// # Errors
 /// When the file cannot be written or synced, or the entries cannot be built.
@@ -76,26 +75,21 @@ pub fn measure(
     size: usize,
     receivers: usize,
     quinn: &Baseline,
-    quinn_bytes: usize,
     budget: Duration,
-    disk_bytes: usize,
+    disk_mb_per_s: f64,
     dir: &Path,
 ) -> anyhow::Result<Floor> {
     let keypair = Keypair::generate();
     let topic = Topic::new("bench/floor")?;
     let now_ms = 1;
-    let entry = IdentifiedEntry::sign(&keypair, topic, now_ms, vec![0x5A; size])
-        .into_parts()
-        .0;
+    let entry = Entry::sign(&keypair, topic, now_ms, vec![0x5A; size]);
     let limits = EntryLimits {
         max_payload_bytes: size.max(1),
         ..EntryLimits::default()
     };
     let sign_us = mean_cpu_us(8, budget, || {
         let id = std::hint::black_box(&entry).id();
-        let mut message = SIGNING_DOMAIN.to_vec();
-        message.extend_from_slice(id.as_bytes());
-        std::hint::black_box(keypair.sign(&message));
+        std::hint::black_box(keypair.sign(&signing_message(&id)));
         Ok(())
     })?;
     // The entries and their ids, built once; each timed call limits-checks and hashes every
@@ -117,8 +111,7 @@ pub fn measure(
     })?;
     let verify_us = batch_us / BATCH as f64;
     let store_us = store_us(&entry, budget, dir)?;
-    let transport_us = quinn.cpu_seconds / quinn_bytes.max(1) as f64 * size as f64 * 1e6;
-    let disk_mb_per_s = disk_mb_per_s(disk_bytes, dir)?;
+    let transport_us = quinn.cpu_seconds_per_byte() * size as f64 * 1e6;
     let r = receivers as f64;
     let mut floor = Floor {
         sign_us,
@@ -181,8 +174,12 @@ fn store_us(entry: &Entry, budget: Duration, dir: &Path) -> anyhow::Result<f64> 
 }
 
 /// Writes `total` bytes in 1 MiB writes to a fresh file under `dir` and syncs it: MB per
-/// second, first write to the end of the sync.
-fn disk_mb_per_s(total: usize, dir: &Path) -> anyhow::Result<f64> {
+/// second, first write to the end of the sync. The same for every entry size, so measured
+/// once per run.
+///
+/// # Errors
+/// When the file cannot be written or synced.
+pub fn disk_mb_per_s(total: usize, dir: &Path) -> anyhow::Result<f64> {
     const CHUNK: usize = 1024 * 1024;
     let chunk = vec![0xA5u8; CHUNK];
     let file: File = tempfile::tempfile_in(dir)?;

@@ -22,6 +22,15 @@ pub struct Baseline {
     pub cpu_seconds: f64,
     /// `cpu_seconds` over the transfer's wall time: cores kept busy.
     pub cpu_cores: f64,
+    /// Bytes sent.
+    pub bytes: usize,
+}
+
+impl Baseline {
+    /// CPU seconds per byte moved; 0 when the transfer used less than one clock tick.
+    pub fn cpu_seconds_per_byte(&self) -> f64 {
+        self.cpu_seconds / self.bytes.max(1) as f64
+    }
 }
 
 /// Sends `total` bytes in `chunk`-byte writes over one quinn stream.
@@ -67,6 +76,7 @@ pub async fn measure(total: usize, chunk: usize) -> anyhow::Result<Baseline> {
         mb_per_s: mb_per_s(total as u64, done.duration_since(started)),
         cpu_seconds,
         cpu_cores: cpu_seconds / wall.as_secs_f64(),
+        bytes: total,
     })
 }
 

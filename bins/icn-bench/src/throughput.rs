@@ -67,6 +67,8 @@ pub async fn run(
     progress: &Progress,
 ) -> anyhow::Result<Vec<ThroughputResult>> {
     let mut results = Vec::new();
+    // Before any cluster starts, so nothing else runs; it does not depend on the entry size.
+    let disk_mb_per_s = floor::disk_mb_per_s(settings.floor_disk_bytes, &std::env::temp_dir())?;
     for &size in &settings.throughput_sizes {
         let entries = settings.throughput_entries(size);
         progress.stage(&format!("throughput {size} B"), entries as u64);
@@ -81,9 +83,8 @@ pub async fn run(
             size,
             receivers,
             &quinn,
-            settings.quinn_bytes,
             settings.floor_budget,
-            settings.floor_disk_bytes,
+            disk_mb_per_s,
             &std::env::temp_dir(),
         )?;
         let delivered_bytes = (entries * size * receivers) as f64;
@@ -100,9 +101,8 @@ pub async fn run(
             quinn_cpu_cores: quinn.cpu_cores,
             floor,
             of_floor: floor.ratio.map(|bound| mb_per_s / quinn.mb_per_s / bound),
-            cpu_per_byte_vs_quinn: (cpu_seconds > 0.0 && quinn.cpu_seconds > 0.0).then(|| {
-                (cpu_seconds / delivered_bytes) / (quinn.cpu_seconds / settings.quinn_bytes as f64)
-            }),
+            cpu_per_byte_vs_quinn: (cpu_seconds > 0.0 && quinn.cpu_seconds > 0.0)
+                .then(|| cpu_seconds / delivered_bytes / quinn.cpu_seconds_per_byte()),
         });
     }
     Ok(results)

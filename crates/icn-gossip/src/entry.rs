@@ -371,7 +371,8 @@ fn compute_id(topic: &Topic, author: &Did, timestamp_ms: u64, payload: &[u8]) ->
     EntryId(*hasher.finalize().as_bytes())
 }
 
-fn signing_message(id: &EntryId) -> Vec<u8> {
+/// The message an author signs for the entry whose id is `id`: `SIGNING_DOMAIN ‖ id`.
+pub fn signing_message(id: &EntryId) -> Vec<u8> {
     let mut msg = Vec::with_capacity(SIGNING_DOMAIN.len() + 32);
     msg.extend_from_slice(SIGNING_DOMAIN);
     msg.extend_from_slice(&id.0);

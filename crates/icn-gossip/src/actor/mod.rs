@@ -382,12 +382,11 @@ impl GossipActor {
                     }
                 }
                 // The entry moves into the channel: a 64 KiB payload is not copied once more.
-                let topic = entry.topic.clone();
-                if let Some(sender) = self.subscribers.get(&topic)
-                    && sender.send(entry).is_err()
+                if let Some(sender) = self.subscribers.get(&entry.topic)
+                    && let Err(refused) = sender.send(entry)
                 {
                     // No receiver left.
-                    self.subscribers.remove(&topic);
+                    self.subscribers.remove(&refused.0.topic);
                 }
             }
             Output::Push { to, entries } => {
