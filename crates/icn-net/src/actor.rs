@@ -14,9 +14,10 @@ use icn_identity::{Did, Keypair};
 use icn_obs::NetworkMetrics;
 use icn_obs::labels::DialFailureReason;
 use quinn::{Connection, Endpoint};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::backlog::Backlog;
 use crate::book::{AddressBook, DialKey};
 use crate::config::NetConfig;
 use crate::handle::NetworkHandle;
@@ -71,11 +72,24 @@ pub enum NetEvent {
 
 pub(crate) struct Session {
     stable_id: usize,
-    pub(crate) tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Bytes>,
+    /// What `tx` holds and the writer has not written yet.
+    pub(crate) backlog: Arc<Backlog>,
     pub(crate) connection: Connection,
     instance: u64,
     dialer: Did,
     pub(crate) info: PeerInfo,
+}
+
+impl Session {
+    /// Queues `frame` to the peer's writer, counted in its backlog. Never waits.
+    pub(crate) fn queue(&self, frame: Bytes) -> Result<(), mpsc::error::TrySendError<Bytes>> {
+        let len = frame.len();
+        self.backlog.queued(len);
+        self.tx
+            .try_send(frame)
+            .inspect_err(|_| self.backlog.refused(len))
+    }
 }
 
 /// State shared by the actor and its handles (sessions are written by the actor only).
@@ -86,6 +100,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: NetworkMetrics,
     /// The node's inbound channel (its depth is the gossip actor's mailbox depth).
     pub(crate) events: mpsc::Sender<NetEvent>,
+    /// Woken when a peer's backlog falls under [`crate::backlog::BACKLOG_HIGH_BYTES`].
+    pub(crate) room: Arc<Notify>,
 }
 
 pub(crate) enum Command {
@@ -155,6 +171,43 @@ impl TaskContext {
     }
 }
 
+/// Socket buffer asked for in each direction of the endpoint's UDP socket. Linux's default
+/// (208 KiB) holds under a millisecond of a fast stream: a node whose runtime is busy for
+/// longer drops datagrams, and QUIC's loss recovery then stalls the stream. The kernel caps
+/// the request at `net.core.rmem_max` / `wmem_max`.
+pub const UDP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Binds the QUIC endpoint's UDP socket at `addr`, with [`UDP_BUFFER_BYTES`] buffers where
+/// the kernel allows.
+fn bind_endpoint(server: quinn::ServerConfig, addr: SocketAddr) -> std::io::Result<Endpoint> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if addr.is_ipv6() {
+        // As quinn's own bind: accept IPv4 too where the system allows.
+        let _ = socket.set_only_v6(false);
+    }
+    for (what, result) in [
+        ("receive", socket.set_recv_buffer_size(UDP_BUFFER_BYTES)),
+        ("send", socket.set_send_buffer_size(UDP_BUFFER_BYTES)),
+    ] {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "cannot set the UDP {what} buffer size");
+        }
+    }
+    socket.bind(&addr.into())?;
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| std::io::Error::other("no async runtime for the QUIC endpoint"))?;
+    Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(server),
+        socket.into(),
+        runtime,
+    )
+}
+
 /// The actor. Build with [`NetworkActor::bind`], then run [`NetworkActor::run`].
 pub struct NetworkActor {
     config: NetConfig,
@@ -188,11 +241,10 @@ impl NetworkActor {
         let transport = Arc::new(dial::transport_config(&config)?);
         let mut server = quinn::ServerConfig::with_crypto(crate::tls::server_crypto(&cert)?);
         server.transport_config(transport.clone());
-        let endpoint =
-            Endpoint::server(server, config.listen).map_err(|source| NetError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let endpoint = bind_endpoint(server, config.listen).map_err(|source| NetError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let local_addr = endpoint.local_addr().map_err(|source| NetError::Bind {
             addr: config.listen,
             source,
@@ -204,6 +256,7 @@ impl NetworkActor {
             max_frame: config.max_frame_bytes,
             metrics: metrics.clone(),
             events: events.clone(),
+            room: Arc::new(Notify::new()),
         });
         let (command_tx, commands) = mpsc::channel(COMMAND_CAPACITY);
         let (internal_tx, internal) = mpsc::channel(INTERNAL_CAPACITY);
@@ -482,6 +535,7 @@ impl NetworkActor {
             addr
         });
         let (tx, rx) = mpsc::channel(self.config.send_queue);
+        let backlog = Arc::new(Backlog::new(self.config.send_queue));
         let info = PeerInfo {
             did: peer,
             remote_addr: connection.remote_address(),
@@ -495,12 +549,15 @@ impl NetworkActor {
             connection.clone(),
             rx,
             self.ctx.metrics.clone(),
+            backlog.clone(),
+            self.ctx.shared.room.clone(),
         ));
         sessions.insert(
             peer,
             Session {
                 stable_id: connection.stable_id(),
                 tx,
+                backlog,
                 connection,
                 instance: hello.instance,
                 dialer,
@@ -544,7 +601,7 @@ impl NetworkActor {
         let frame = Bytes::from(frame);
         for (did, session) in sessions.iter() {
             if to.is_none_or(|t| t == *did) {
-                let _ = session.tx.try_send(frame.clone());
+                let _ = session.queue(frame.clone());
             }
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use icn_identity::Did;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::NetError;
 use crate::actor::{Command, Shared};
@@ -99,6 +99,33 @@ impl NetworkHandle {
         self.shared.events.max_capacity() - self.shared.events.capacity()
     }
 
+    /// Whether a peer that is still reading has [`crate::backlog::BACKLOG_HIGH_BYTES`] or more queued: the
+    /// node's own publishers should wait (see [`crate::backlog`]) until [`Self::room`] wakes
+    /// them or a peer's writer has been stuck for [`crate::backlog::STUCK_AFTER`].
+    pub fn backlogged(&self) -> bool {
+        self.shared
+            .sessions
+            .read()
+            .is_ok_and(|sessions| sessions.values().any(|s| s.backlog.holds_back()))
+    }
+
+    /// Notified whenever a peer's backlog falls under
+    /// [`crate::backlog::BACKLOG_HIGH_BYTES`]
+    /// (`notify_waiters`: take a `notified()` future before checking [`Self::backlogged`]).
+    pub fn room(&self) -> Arc<Notify> {
+        self.shared.room.clone()
+    }
+
+    /// Bytes queued to `peer` and not yet written (0 when not connected).
+    pub fn backlog_bytes(&self, peer: &Did) -> usize {
+        self.shared
+            .sessions
+            .read()
+            .ok()
+            .and_then(|sessions| sessions.get(peer).map(|s| s.backlog.bytes()))
+            .unwrap_or(0)
+    }
+
     /// Number of live sessions.
     pub fn peer_count(&self) -> usize {
         self.shared.sessions.read().map(|s| s.len()).unwrap_or(0)
@@ -140,7 +167,7 @@ impl NetworkHandle {
         };
         sessions
             .values()
-            .filter(|s| match s.tx.try_send(frame.clone()) {
+            .filter(|s| match s.queue(frame.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     self.shared.metrics.queue_full.increment(1);
@@ -181,7 +208,7 @@ impl NetworkHandle {
             .read()
             .map_err(|_| SendError::NotConnected(to))?;
         let session = sessions.get(&to).ok_or(SendError::NotConnected(to))?;
-        session.tx.try_send(frame).map_err(|e| match e {
+        session.queue(frame).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
                 self.shared.metrics.queue_full.increment(1);
                 SendError::QueueFull(to)

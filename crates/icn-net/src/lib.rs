@@ -14,6 +14,7 @@
 //! - [`dial`]: outbound dials and inbound handshakes.
 //! - [`book`]: known peer addresses and redial backoff.
 //! - [`actor`]: [`NetworkActor`], which owns the endpoint, sessions and address book.
+//! - [`backlog`]: what is queued to each peer, which holds back the node's publishers.
 //! - [`inbound`]: the per-connection budget of received but unprocessed bytes.
 //! - [`handle`]: [`NetworkHandle`], dial/send/broadcast from anywhere in the node.
 //! - [`peer`]: dial targets and peer descriptions.
@@ -21,6 +22,7 @@
 //! - `fuzzing` (hidden): fuzz harness bodies, shared with the bounded tests in CI.
 
 pub mod actor;
+pub mod backlog;
 pub mod book;
 pub mod config;
 pub mod dial;

@@ -12,8 +12,9 @@ use icn_identity::Did;
 use icn_obs::NetworkMetrics;
 use icn_obs::labels::{DialFailureReason, FrameRejectReason};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 
+use crate::backlog::Backlog;
 use crate::inbound::{InboundBudget, InboundBytes};
 
 use crate::wire::{
@@ -256,11 +257,14 @@ pub enum Incoming {
     Gossip(InboundBytes),
 }
 
-/// Drains `queue` onto one unidirectional stream until the queue or the connection closes.
-pub async fn run_writer(
+/// Drains `queue` onto one unidirectional stream until the queue or the connection closes,
+/// taking each frame written off `backlog` (waking `room` when it falls under the mark).
+pub(crate) async fn run_writer(
     connection: Connection,
     mut queue: mpsc::Receiver<Bytes>,
     metrics: NetworkMetrics,
+    backlog: Arc<Backlog>,
+    room: Arc<Notify>,
 ) {
     let mut stream: Option<SendStream> = None;
     while let Some(frame) = queue.recv().await {
@@ -271,9 +275,11 @@ pub async fn run_writer(
             }
         }
         let Some(s) = stream.as_mut() else { return };
+        let len = frame.len();
         if write_frame(s, frame, &metrics).await.is_err() {
             return;
         }
+        backlog.written(len, &room);
     }
     if let Some(mut s) = stream {
         let _ = s.finish();

@@ -159,10 +159,15 @@ impl GossipActor {
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let room = self.network.room();
         loop {
             let writing = self.in_flight.is_some();
             // A full open batch waits for the write under way (backpressure).
             let accepting = !self.open.is_full();
+            // Taken before the check, so that a peer catching up in between still wakes us.
+            let caught_up = room.notified();
+            // Commands (publishes) also wait while a peer is behind on what we queued to it.
+            let held_back = accepting && self.network.backlogged();
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 step = commit::written(&mut self.in_flight), if writing => {
@@ -171,11 +176,12 @@ impl GossipActor {
                 _ = tick.tick() => {
                     self.input(Input::Tick);
                 }
+                () = caught_up, if held_back => {}
                 event = self.events.recv(), if accepting => match event {
                     Some(event) => self.on_event(event),
                     None => break,
                 },
-                command = self.commands.recv(), if accepting => match command {
+                command = self.commands.recv(), if accepting && !held_back => match command {
                     Some(command) => self.on_command(command),
                     None => break,
                 },
@@ -189,6 +195,8 @@ impl GossipActor {
 
     /// Takes whatever else is already waiting into the open batch (group commit).
     fn take_waiting(&mut self) {
+        // Publishes wait while a peer is behind (see `run`).
+        let commands = !self.network.backlogged();
         for _ in 0..BATCH {
             if self.open.is_full() {
                 return;
@@ -198,7 +206,7 @@ impl GossipActor {
                 self.on_event(event);
                 took = true;
             }
-            if let Ok(command) = self.commands.try_recv() {
+            if commands && let Ok(command) = self.commands.try_recv() {
                 self.on_command(command);
                 took = true;
             }

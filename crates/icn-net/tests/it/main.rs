@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // Test code: fails loudly by design.
 
+mod backlog;
 mod flood;
 mod hostile;
 mod sessions;
