@@ -16,6 +16,7 @@
 //!   crash recovery) at the next use, at most once per [`REOPEN_INTERVAL`], so a node whose disk
 //!   filled up works again once space is freed, without a restart.
 
+pub mod direct;
 mod overlay;
 pub mod upgrade;
 
@@ -306,7 +307,11 @@ fn open_handle(
     path: &Path,
     init: fn(&Database) -> Result<(), DbError>,
 ) -> Result<Database, DbFailure> {
-    let db = builder().create(path).map_err(DbFailure::from_redb)?;
+    let backend = direct::DirectWrites::open(path)
+        .map_err(|e| DbFailure::from_redb(redb::StorageError::Io(e)))?;
+    let db = builder()
+        .create_with_backend(backend)
+        .map_err(DbFailure::from_redb)?;
     init(&db).map_err(DbFailure::from_redb)?;
     Ok(db)
 }
