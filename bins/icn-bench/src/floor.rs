@@ -9,8 +9,9 @@
 //! - at the author: the entry's id (blake3 over the entry) and its signature;
 //! - at each receiver: the entry's limits, the id again and its share of a batch signature
 //!   check ([`Entry::check_signatures_where`] over [`BATCH`] entries);
-//! - at every node, author included: writing the entry to a file and syncing it (one
-//!   `fdatasync` per [`SYNC_EVERY`] entries, as a group commit would).
+//! - at every node, author included: writing the entry to a file as the stores write it (a
+//!   large entry in whole pages past the page cache where the filesystem allows) and syncing
+//!   it (one `fdatasync` per [`SYNC_EVERY`] entries, as a group commit would).
 //!
 //! Nothing else counts: no framing, no copies between layers, no database, no scheduling. The
 //! floor ratio is `R · S · quinn cost per byte ÷ that total`: the throughput ratio to raw quinn
@@ -19,18 +20,18 @@
 //! (so the process does nothing else); the time a sync waits for the disk is not work.
 //!
 //! A second bound is the disk's: every node writes every entry, so a sustained stream cannot
-//! deliver more than `R / (R + 1)` of what the disk takes in through the page cache, synced
-//! (`disk_mb_per_s`, one file written and synced; the cluster's nodes share that disk). A run
-//! shorter than the kernel's dirty-page limits may exceed it for a while.
+//! deliver more than `R / (R + 1)` of what the disk takes in, written as the stores write
+//! large entries and synced (`disk_mb_per_s`, one file written and synced; the cluster's
+//! nodes share that disk).
 
-use std::fs::File;
-use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use icn_gossip::db_file::direct::{ALIGN, DirectWrites, MIN_DIRECT_WRITE};
 use icn_gossip::entry::signing_message;
 use icn_gossip::{Entry, EntryLimits, GossipMessage, Topic};
 use icn_identity::Keypair;
+use redb::StorageBackend as _;
 use serde::Serialize;
 
 use crate::quinn_baseline::Baseline;
@@ -56,8 +57,8 @@ pub struct Floor {
     /// The best throughput ratio to raw quinn that this work allows (see the module's docs);
     /// `None` when the baseline used less than one 10 ms clock tick of CPU.
     pub ratio: Option<f64>,
-    /// What the disk takes in, written through the page cache and synced, MB (10^6 bytes) per
-    /// second.
+    /// What the disk takes in, written as the stores write large entries (past the page
+    /// cache where the filesystem allows) and synced, MB (10^6 bytes) per second.
     pub disk_mb_per_s: f64,
     /// The best throughput ratio to raw quinn that the disk allows a sustained stream:
     /// `disk_mb_per_s · R / (R + 1) / quinn_mb_per_s`.
@@ -67,7 +68,7 @@ pub struct Floor {
 /// Measures the floor for entries of `size` bytes delivered to `receivers` nodes, each cost
 /// timed for about `budget`; `quinn` is the baseline measured just before, and
 /// `disk_mb_per_s` what [`disk_mb_per_s`] measured in this run. The write is timed in a fresh
-/// unnamed file under `dir`. Blocks the calling thread for about three `budget`s.
+/// file in a temporary directory under `dir`. Blocks the calling thread for about three `budget`s.
 ///
 /// # Errors
 /// When the file cannot be written or synced, or the entries cannot be built.
@@ -153,18 +154,25 @@ fn mean_cpu_us(
     Ok((process_cpu_seconds()? - cpu_before) * 1e6 / f64::from(calls))
 }
 
-/// Mean cost of appending `entry`'s encoding (as a one-entry push, a few bytes more than the
-/// stored form) to a fresh file, with its share of one `fdatasync` per [`SYNC_EVERY`] writes.
+/// Mean cost of storing `entry`'s encoding (as a one-entry push, a few bytes more than the
+/// stored form) in a fresh file, the way the stores write (through
+/// [`DirectWrites`]: an entry of at least [`MIN_DIRECT_WRITE`] bytes fills whole pages,
+/// written past the page cache where the filesystem allows; smaller ones are appended
+/// through it), with its share of one `fdatasync` per [`SYNC_EVERY`] writes.
 fn store_us(entry: &Entry, budget: Duration, dir: &Path) -> anyhow::Result<f64> {
-    let bytes = icn_gossip::encode(&GossipMessage::Push {
+    let mut bytes = icn_gossip::encode(&GossipMessage::Push {
         entries: vec![entry.clone()],
         pushed_to: Vec::new(),
     })?;
-    let file: File = tempfile::tempfile_in(dir)?;
+    if bytes.len() >= MIN_DIRECT_WRITE {
+        bytes.resize(bytes.len().next_multiple_of(ALIGN), 0);
+    }
+    let dir = tempfile::tempdir_in(dir)?;
+    let file = DirectWrites::open(&dir.path().join("store"))?;
     let mut offset = 0u64;
     let per_group = mean_cpu_us(1, budget, || {
         for _ in 0..SYNC_EVERY {
-            file.write_all_at(&bytes, offset)?;
+            file.write(offset, &bytes)?;
             offset += bytes.len() as u64;
         }
         file.sync_data()?;
@@ -174,20 +182,23 @@ fn store_us(entry: &Entry, budget: Duration, dir: &Path) -> anyhow::Result<f64> 
 }
 
 /// Writes `total` bytes in 1 MiB writes to a fresh file under `dir` and syncs it: MB per
-/// second, first write to the end of the sync. The same for every entry size, so measured
-/// once per run.
+/// second, first write to the end of the sync. The writes go as the stores' large writes do
+/// (past the page cache where the filesystem allows, [`DirectWrites`]). The same for every
+/// entry size, so measured once per run.
 ///
 /// # Errors
 /// When the file cannot be written or synced.
 pub fn disk_mb_per_s(total: usize, dir: &Path) -> anyhow::Result<f64> {
     const CHUNK: usize = 1024 * 1024;
     let chunk = vec![0xA5u8; CHUNK];
-    let file: File = tempfile::tempfile_in(dir)?;
+    let dir = tempfile::tempdir_in(dir)?;
+    let file = DirectWrites::open(&dir.path().join("disk"))?;
+    let total = total.next_multiple_of(ALIGN);
     let started = Instant::now();
     let mut offset = 0usize;
     while offset < total {
         let n = CHUNK.min(total - offset);
-        file.write_all_at(&chunk[..n], offset as u64)?;
+        file.write(offset as u64, &chunk[..n])?;
         offset += n;
     }
     file.sync_data()?;

@@ -30,7 +30,7 @@ use redb::{BackendError, StorageBackend};
 
 /// Alignment of a direct write's offset, length and memory (the largest logical block size of
 /// common devices; the page size).
-const ALIGN: usize = 4096;
+pub const ALIGN: usize = 4096;
 /// Smallest write sent direct: below it the buffered copy is cheap and a device round trip
 /// (~85 µs for 4 KiB here) would lengthen the commits that propagation waits for.
 pub const MIN_DIRECT_WRITE: usize = 32 * 1024;
