@@ -15,6 +15,8 @@
 //!   one I/O error, reads included. The handle is dropped and the file reopened (redb's normal
 //!   crash recovery) at the next use, at most once per [`REOPEN_INTERVAL`], so a node whose disk
 //!   filled up works again once space is freed, without a restart.
+//! - **Large writes past the page cache.** Runs of pages of 32 KiB or more (large entries'
+//!   pieces) are written with `O_DIRECT` where the filesystem allows ([`direct`]).
 
 pub mod direct;
 mod overlay;

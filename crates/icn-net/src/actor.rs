@@ -100,7 +100,7 @@ pub(crate) struct Shared {
     pub(crate) metrics: NetworkMetrics,
     /// The node's inbound channel (its depth is the gossip actor's mailbox depth).
     pub(crate) events: mpsc::Sender<NetEvent>,
-    /// Woken when a peer's backlog falls under [`crate::backlog::BACKLOG_HIGH_BYTES`].
+    /// Woken when a peer comes back from behind (see [`crate::backlog`]).
     pub(crate) room: Arc<Notify>,
 }
 
@@ -186,7 +186,7 @@ fn bind_endpoint(server: quinn::ServerConfig, addr: SocketAddr) -> std::io::Resu
         Some(socket2::Protocol::UDP),
     )?;
     if addr.is_ipv6() {
-        // As quinn's own bind: accept IPv4 too where the system allows.
+        // Accept IPv4 too, as a plain bind does on Linux by default.
         let _ = socket.set_only_v6(false);
     }
     for (what, result) in [

@@ -99,9 +99,10 @@ impl NetworkHandle {
         self.shared.events.max_capacity() - self.shared.events.capacity()
     }
 
-    /// Whether a peer that is still reading has [`crate::backlog::BACKLOG_HIGH_BYTES`] or more queued: the
-    /// node's own publishers should wait (see [`crate::backlog`]) until [`Self::room`] wakes
-    /// them or a peer's writer has been stuck for [`crate::backlog::STUCK_AFTER`].
+    /// Whether a peer that is still reading is behind on what was queued to it
+    /// ([`crate::backlog::BACKLOG_HIGH_BYTES`], or half its queue's frames): the node's own
+    /// publishers should wait (see [`crate::backlog`]) until [`Self::room`] wakes them, or
+    /// until the peer's writer has not moved for [`crate::backlog::STUCK_AFTER`].
     pub fn backlogged(&self) -> bool {
         self.shared
             .sessions
@@ -109,9 +110,8 @@ impl NetworkHandle {
             .is_ok_and(|sessions| sessions.values().any(|s| s.backlog.holds_back()))
     }
 
-    /// Notified whenever a peer's backlog falls under
-    /// [`crate::backlog::BACKLOG_HIGH_BYTES`]
-    /// (`notify_waiters`: take a `notified()` future before checking [`Self::backlogged`]).
+    /// Notified whenever a peer comes back from behind (`notify_waiters`: take a `notified()`
+    /// future before checking [`Self::backlogged`]).
     pub fn room(&self) -> Arc<Notify> {
         self.shared.room.clone()
     }

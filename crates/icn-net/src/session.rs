@@ -258,7 +258,7 @@ pub enum Incoming {
 }
 
 /// Drains `queue` onto one unidirectional stream until the queue or the connection closes,
-/// taking each frame written off `backlog` (waking `room` when it falls under the mark).
+/// taking each frame written off `backlog` (waking `room` when the peer comes back from behind).
 pub(crate) async fn run_writer(
     connection: Connection,
     mut queue: mpsc::Receiver<Bytes>,

@@ -116,7 +116,8 @@ impl GossipHandle {
     }
 
     /// Signs and publishes `payload` on `topic` (joining the topic if needed); returns once the
-    /// entry is durably stored.
+    /// entry is durably stored. Waits first while a peer is behind on what this node sent it
+    /// (see the actor's docs).
     ///
     /// # Errors
     /// [`GossipError`].

@@ -7,6 +7,11 @@
 //! acknowledge publishers — so an entry is announced or delivered only once it is stored, and a
 //! publish is acknowledged only once it is durable (relayed entries are synced within
 //! [`RELAYED_SYNC_INTERVAL`]).
+//!
+//! While a peer that is still reading is behind on what was queued to it
+//! ([`icn_net::NetworkHandle::backlogged`]), the actor takes no commands: publishes wait, so the
+//! node's publishers go at the pace of its slowest reading peer instead of overflowing that
+//! peer's send queue. Network events are taken meanwhile.
 
 mod commit;
 mod handle;
