@@ -535,7 +535,10 @@ impl NetworkActor {
             addr
         });
         let (tx, rx) = mpsc::channel(self.config.send_queue);
-        let backlog = Arc::new(Backlog::new(self.config.send_queue));
+        let backlog = Arc::new(Backlog::new(
+            self.config.send_queue,
+            self.ctx.shared.room.clone(),
+        ));
         let info = PeerInfo {
             did: peer,
             remote_addr: connection.remote_address(),
@@ -550,7 +553,6 @@ impl NetworkActor {
             rx,
             self.ctx.metrics.clone(),
             backlog.clone(),
-            self.ctx.shared.room.clone(),
         ));
         sessions.insert(
             peer,

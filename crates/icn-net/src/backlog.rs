@@ -4,6 +4,7 @@
 //! whose frames would then be dropped and fetched again later by anti-entropy. A peer that stops
 //! reading holds nobody back for longer than [`STUCK_AFTER`].
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -23,20 +24,24 @@ pub const STUCK_AFTER: Duration = Duration::from_secs(1);
 pub(crate) struct Backlog {
     bytes: AtomicUsize,
     frames: AtomicUsize,
-    /// Frames the peer's send queue holds: half of it is as far behind as a peer may get.
-    frame_capacity: usize,
+    /// Half the frames the peer's send queue holds: as far behind as a peer may get.
+    behind_frames: usize,
+    /// Woken when the peer comes back from behind (shared by every session of the node).
+    room: Arc<Notify>,
     born: Instant,
     /// When the writer last moved a frame, in milliseconds since `born`.
     progress_ms: AtomicU64,
 }
 
 impl Backlog {
-    /// The backlog of a send queue of `frame_capacity` frames.
-    pub(crate) fn new(frame_capacity: usize) -> Self {
+    /// The backlog of a send queue of `frame_capacity` frames, waking `room` when it comes
+    /// back from behind.
+    pub(crate) fn new(frame_capacity: usize, room: Arc<Notify>) -> Self {
         Self {
             bytes: AtomicUsize::new(0),
             frames: AtomicUsize::new(0),
-            frame_capacity,
+            behind_frames: (frame_capacity / 2).max(1),
+            room,
             born: Instant::now(),
             progress_ms: AtomicU64::new(0),
         }
@@ -63,33 +68,33 @@ impl Backlog {
         self.frames.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// The writer handed a queued frame of `len` bytes to QUIC; wakes `room`'s waiters when
+    /// The writer handed a queued frame of `len` bytes to QUIC; wakes the room's waiters when
     /// that brought the peer back from behind.
-    pub(crate) fn written(&self, len: usize, room: &Notify) {
+    pub(crate) fn written(&self, len: usize) {
         self.progress_ms.store(self.now_ms(), Ordering::Relaxed);
         let was_behind = self.is_behind();
         self.bytes.fetch_sub(len, Ordering::Relaxed);
         self.frames.fetch_sub(1, Ordering::Relaxed);
         if was_behind && !self.is_behind() {
-            room.notify_waiters();
+            self.room.notify_waiters();
         }
     }
 
     /// At least [`BACKLOG_HIGH_BYTES`] queued, or half the queue's frames.
     fn is_behind(&self) -> bool {
         self.bytes() >= BACKLOG_HIGH_BYTES
-            || self.frames.load(Ordering::Relaxed) >= (self.frame_capacity / 2).max(1)
+            || self.frames.load(Ordering::Relaxed) >= self.behind_frames
     }
 
     /// Whether this peer holds back publishers: behind, and its writer moved a frame within
     /// [`STUCK_AFTER`].
     pub(crate) fn holds_back(&self) -> bool {
-        let stuck_ms = u64::try_from(STUCK_AFTER.as_millis()).unwrap_or(u64::MAX);
+        const STUCK_MS: u128 = STUCK_AFTER.as_millis();
         self.is_behind()
-            && self
-                .now_ms()
-                .saturating_sub(self.progress_ms.load(Ordering::Relaxed))
-                < stuck_ms
+            && u128::from(
+                self.now_ms()
+                    .saturating_sub(self.progress_ms.load(Ordering::Relaxed)),
+            ) < STUCK_MS
     }
 }
 
@@ -99,15 +104,15 @@ mod tests {
 
     #[test]
     fn a_peer_holds_back_from_the_byte_mark_until_its_writer_brings_it_under() {
-        let backlog = Backlog::new(1024);
-        let room = Notify::new();
+        let room = Arc::new(Notify::new());
+        let backlog = Backlog::new(1024, room.clone());
         backlog.queued(BACKLOG_HIGH_BYTES - 1);
         assert!(!backlog.holds_back());
         backlog.queued(1);
         assert!(backlog.holds_back());
         let woken = room.notified();
         let mut woken = std::pin::pin!(woken);
-        backlog.written(1, &room);
+        backlog.written(1);
         assert!(!backlog.holds_back());
         assert!(ready(woken.as_mut()), "coming back wakes the waiters");
         backlog.queued(10);
@@ -117,8 +122,8 @@ mod tests {
 
     #[test]
     fn half_the_queues_frames_hold_back_however_small() {
-        let backlog = Backlog::new(8);
-        let room = Notify::new();
+        let room = Arc::new(Notify::new());
+        let backlog = Backlog::new(8, room.clone());
         for _ in 0..3 {
             backlog.queued(100);
         }
@@ -127,7 +132,7 @@ mod tests {
         assert!(backlog.holds_back(), "4 of 8 frames");
         let woken = room.notified();
         let mut woken = std::pin::pin!(woken);
-        backlog.written(100, &room);
+        backlog.written(100);
         assert!(!backlog.holds_back());
         assert!(ready(woken.as_mut()));
     }
@@ -140,12 +145,12 @@ mod tests {
         // Born a second ago, behind, and its writer never moved a frame.
         let backlog = Backlog {
             born,
-            ..Backlog::new(1024)
+            ..Backlog::new(1024, Arc::new(Notify::new()))
         };
         backlog.queued(BACKLOG_HIGH_BYTES);
         backlog.queued(BACKLOG_HIGH_BYTES);
         assert!(!backlog.holds_back());
-        backlog.written(BACKLOG_HIGH_BYTES, &Notify::new());
+        backlog.written(BACKLOG_HIGH_BYTES);
         assert!(backlog.holds_back(), "moving again, it holds back again");
     }
 

@@ -12,7 +12,7 @@ use icn_identity::Did;
 use icn_obs::NetworkMetrics;
 use icn_obs::labels::{DialFailureReason, FrameRejectReason};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
-use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::backlog::Backlog;
 use crate::inbound::{InboundBudget, InboundBytes};
@@ -258,13 +258,12 @@ pub enum Incoming {
 }
 
 /// Drains `queue` onto one unidirectional stream until the queue or the connection closes,
-/// taking each frame written off `backlog` (waking `room` when the peer comes back from behind).
+/// taking each frame written off `backlog`.
 pub(crate) async fn run_writer(
     connection: Connection,
     mut queue: mpsc::Receiver<Bytes>,
     metrics: NetworkMetrics,
     backlog: Arc<Backlog>,
-    room: Arc<Notify>,
 ) {
     let mut stream: Option<SendStream> = None;
     while let Some(frame) = queue.recv().await {
@@ -279,7 +278,7 @@ pub(crate) async fn run_writer(
         if write_frame(s, frame, &metrics).await.is_err() {
             return;
         }
-        backlog.written(len, &room);
+        backlog.written(len);
     }
     if let Some(mut s) = stream {
         let _ = s.finish();

@@ -171,8 +171,9 @@ impl GossipActor {
             let accepting = !self.open.is_full();
             // Taken before the check, so that a peer catching up in between still wakes us.
             let caught_up = room.notified();
-            // Commands (publishes) also wait while a peer is behind on what we queued to it.
-            let held_back = accepting && self.network.backlogged();
+            // Commands (publishes) also wait while a peer is behind on what we queued to it
+            // (checked once per turn: `take_waiting` goes by the same answer).
+            let held_back = self.network.backlogged();
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 step = commit::written(&mut self.in_flight), if writing => {
@@ -181,7 +182,7 @@ impl GossipActor {
                 _ = tick.tick() => {
                     self.input(Input::Tick);
                 }
-                () = caught_up, if held_back => {}
+                () = caught_up, if accepting && held_back => {}
                 event = self.events.recv(), if accepting => match event {
                     Some(event) => self.on_event(event),
                     None => break,
@@ -191,17 +192,16 @@ impl GossipActor {
                     None => break,
                 },
             }
-            self.take_waiting();
+            self.take_waiting(!held_back);
             self.send_requests();
             self.start_write();
         }
         self.flush_all().await;
     }
 
-    /// Takes whatever else is already waiting into the open batch (group commit).
-    fn take_waiting(&mut self) {
-        // Publishes wait while a peer is behind (see `run`).
-        let commands = !self.network.backlogged();
+    /// Takes whatever else is already waiting into the open batch (group commit); commands
+    /// only when `commands` (publishes wait while a peer is behind, see `run`).
+    fn take_waiting(&mut self, commands: bool) {
         for _ in 0..BATCH {
             if self.open.is_full() {
                 return;
