@@ -25,7 +25,7 @@ const SIZES: [usize; 3] = [256, 1024, 64 * 1024];
 fn frame_codec(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame");
     for size in SIZES {
-        let msg = WireMessage::Gossip(vec![0xA5; size]);
+        let msg = WireMessage::Gossip(vec![0xA5; size].into());
         let frame = encode_frame(&msg, MAX_FRAME).expect("encodes");
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_function(format!("encode/{size}"), |b| {

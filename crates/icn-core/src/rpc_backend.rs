@@ -243,7 +243,7 @@ fn entry_info(entry: &Entry) -> EntryInfo {
         topic: entry.topic.as_str().to_string(),
         author: entry.author.to_string(),
         timestamp_ms: entry.timestamp_ms,
-        payload: entry.payload.clone(),
+        payload: entry.payload.to_vec(),
     }
 }
 

@@ -23,6 +23,7 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use icn_identity::{Did, Keypair, Signature};
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -237,9 +238,10 @@ pub struct Entry {
     pub author: Did,
     /// Author's clock at publication, milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
-    /// Opaque application data.
-    #[serde(with = "serde_bytes")]
-    pub payload: Vec<u8>,
+    /// Opaque application data; a received entry's shares the frame it came in
+    /// (`payload_bytes`), and clones share it too.
+    #[serde(with = "crate::payload_bytes")]
+    pub payload: Bytes,
     /// Author's signature over `SIGNING_DOMAIN ‖ id`.
     pub signature: Signature,
 }
@@ -266,7 +268,13 @@ pub struct IdentifiedEntry {
 
 impl IdentifiedEntry {
     /// Builds and signs an entry with `keypair`, which becomes its author.
-    pub fn sign(keypair: &Keypair, topic: Topic, timestamp_ms: u64, payload: Vec<u8>) -> Self {
+    pub fn sign(
+        keypair: &Keypair,
+        topic: Topic,
+        timestamp_ms: u64,
+        payload: impl Into<Bytes>,
+    ) -> Self {
+        let payload = payload.into();
         let author = keypair.did();
         let id = compute_id(&topic, &author, timestamp_ms, &payload);
         let entry = Entry {
@@ -297,7 +305,12 @@ impl IdentifiedEntry {
 
 impl Entry {
     /// Builds and signs an entry with `keypair`, which becomes its author.
-    pub fn sign(keypair: &Keypair, topic: Topic, timestamp_ms: u64, payload: Vec<u8>) -> Entry {
+    pub fn sign(
+        keypair: &Keypair,
+        topic: Topic,
+        timestamp_ms: u64,
+        payload: impl Into<Bytes>,
+    ) -> Entry {
         IdentifiedEntry::sign(keypair, topic, timestamp_ms, payload).entry
     }
 

@@ -145,9 +145,13 @@ fn next_input(u: &mut Unstructured<'_>, fx: &Fixture, now: &mut u64) -> arbitrar
             for _ in 0..n {
                 let mut entry = u.choose(&fx.entries)?.clone();
                 match u.int_in_range(0..=3u8)? {
-                    0 => entry.payload.push(u.arbitrary()?),
+                    0 => {
+                        let mut payload = entry.payload.to_vec();
+                        payload.push(u.arbitrary()?);
+                        entry.payload = payload.into();
+                    }
                     1 => entry.timestamp_ms = u.arbitrary()?,
-                    2 => entry.payload = vec![0; 100],
+                    2 => entry.payload = vec![0; 100].into(),
                     _ => {}
                 }
                 entries.push(entry);

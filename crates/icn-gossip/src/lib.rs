@@ -22,6 +22,7 @@ pub mod entry;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod message;
+mod payload_bytes;
 pub mod proto;
 pub mod reconcile;
 pub mod store;

@@ -4,7 +4,9 @@
 //! and never trusts a length it reads: decoding stops at [`MAX_FRAME_BYTES`] and rejects
 //! trailing bytes.
 
+use bytes::Bytes;
 use icn_identity::Did;
+use icn_net::GossipBody;
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Entry, EntryId, RejectReason};
@@ -133,6 +135,28 @@ pub fn encode(msg: &GossipMessage) -> Result<Vec<u8>, EncodeError> {
     Ok(bytes)
 }
 
+/// [`encode`], with room in front for the network layer's frame header, so that framing it
+/// copies nothing.
+///
+/// # Errors
+/// [`EncodeError::TooLarge`] when the result would exceed [`MAX_FRAME_BYTES`].
+pub fn encode_body(msg: &GossipMessage) -> Result<GossipBody, EncodeError> {
+    let body = GossipBody::encode(msg, config())?;
+    if body.len() > MAX_FRAME_BYTES {
+        return Err(EncodeError::TooLarge { len: body.len() });
+    }
+    Ok(body)
+}
+
+/// [`decode`] of a received buffer: entries' payloads are slices of `bytes`
+/// (`payload_bytes`), not copies.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_shared(bytes: &Bytes, max_len: usize) -> Result<GossipMessage, DecodeError> {
+    crate::payload_bytes::sharing(bytes, || decode(bytes, max_len))
+}
+
 /// Decodes exactly one message from `bytes`, which may hold at most `max_len` bytes.
 ///
 /// Allocation is bounded by [`MAX_FRAME_BYTES`] whatever lengths the input claims.
@@ -146,7 +170,7 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<GossipMessage, DecodeError
             max: max_len,
         });
     }
-    match bincode::serde::decode_from_slice::<GossipMessage, _>(bytes, config()) {
+    match bincode::serde::borrow_decode_from_slice::<GossipMessage, _>(bytes, config()) {
         Ok((msg, read)) if read == bytes.len() => Ok(msg),
         Ok((_, read)) => Err(DecodeError::TrailingBytes {
             extra: bytes.len().saturating_sub(read),

@@ -144,8 +144,8 @@ impl Readers {
 /// Decodes a stored entry and checks it is the one stored under `id`.
 fn decode(id: EntryId, bytes: &[u8]) -> Result<Entry, DbError> {
     let corrupt = |why: String| DbError::corrupted(format!("entry {id}: {why}"));
-    let (entry, read): (Entry, usize) =
-        bincode::serde::decode_from_slice(bytes, codec()).map_err(|e| corrupt(e.to_string()))?;
+    let (entry, read): (Entry, usize) = bincode::serde::borrow_decode_from_slice(bytes, codec())
+        .map_err(|e| corrupt(e.to_string()))?;
     if read != bytes.len() {
         return Err(corrupt("trailing bytes".into()));
     }

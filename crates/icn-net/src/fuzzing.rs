@@ -79,7 +79,8 @@ mod tests {
                     })
                 }
             ),
-            proptest::collection::vec(any::<u8>(), 0..300).prop_map(WireMessage::Gossip),
+            proptest::collection::vec(any::<u8>(), 0..300)
+                .prop_map(|v| WireMessage::Gossip(v.into())),
             topics.prop_map(WireMessage::Topics),
             (0..3usize).prop_map(move |n| WireMessage::Peers(vec![
                 PeerRecord {

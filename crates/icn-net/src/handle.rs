@@ -10,7 +10,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::NetError;
 use crate::actor::{Command, Shared};
 use crate::peer::{PeerInfo, PeerTarget};
-use crate::wire::{WireMessage, encode_frame};
+use crate::wire::{GossipBody, WireMessage, encode_frame};
 
 /// Why a send did not happen.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -144,13 +144,17 @@ impl NetworkHandle {
     ///
     /// # Errors
     /// [`SendError`].
-    pub fn send_gossip(&self, to: Did, bytes: Vec<u8>) -> Result<(), SendError> {
-        self.send(to, &WireMessage::Gossip(bytes))
+    pub fn send_gossip(&self, to: Did, bytes: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send(to, &WireMessage::Gossip(bytes.into()))
     }
 
-    /// Queues one gossip payload to each peer of `to`, framed once; one result per peer.
-    pub fn send_gossip_to_each(&self, to: &[Did], bytes: Vec<u8>) -> Vec<Result<(), SendError>> {
-        match self.frame(&WireMessage::Gossip(bytes)) {
+    /// Queues one gossip message to each peer of `to`, framed once and in place; one result
+    /// per peer.
+    pub fn send_gossip_to_each(&self, to: &[Did], body: GossipBody) -> Vec<Result<(), SendError>> {
+        let framed = body
+            .into_frame(self.shared.max_frame)
+            .map_err(|e| SendError::TooLarge(e.to_string()));
+        match framed {
             Ok(frame) => to
                 .iter()
                 .map(|peer| self.send_frame(*peer, frame.clone()))

@@ -9,6 +9,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// One connection's budget of unprocessed inbound bytes.
@@ -55,32 +56,44 @@ impl InboundBudget {
 /// Received bytes that still count against their connection's [`InboundBudget`]; dropping
 /// them gives the budget back.
 pub struct InboundBytes {
-    bytes: Vec<u8>,
+    bytes: Bytes,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl InboundBytes {
     /// Wraps bytes held under `permit`.
-    pub fn new(bytes: Vec<u8>, permit: OwnedSemaphorePermit) -> Self {
+    pub fn new(bytes: Bytes, permit: OwnedSemaphorePermit) -> Self {
         Self {
             bytes,
             _permit: Some(permit),
         }
     }
 
-    /// The bytes (the budget is given back).
-    pub fn into_vec(self) -> Vec<u8> {
+    /// The bytes, still under the budget (slices of them may outlive it).
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The bytes (the budget is given back; slices of them may outlive it).
+    pub fn into_bytes(self) -> Bytes {
         self.bytes
+    }
+}
+
+/// Bytes outside any budget (tests, local injection).
+impl From<Bytes> for InboundBytes {
+    fn from(bytes: Bytes) -> Self {
+        Self {
+            bytes,
+            _permit: None,
+        }
     }
 }
 
 /// Bytes outside any budget (tests, local injection).
 impl From<Vec<u8>> for InboundBytes {
     fn from(bytes: Vec<u8>) -> Self {
-        Self {
-            bytes,
-            _permit: None,
-        }
+        Bytes::from(bytes).into()
     }
 }
 
@@ -98,7 +111,7 @@ impl fmt::Debug for InboundBytes {
     }
 }
 
-/// A copy outside the budget (only the original holds the permit).
+/// The same bytes outside the budget (only the original holds the permit).
 impl Clone for InboundBytes {
     fn clone(&self) -> Self {
         self.bytes.clone().into()
@@ -113,7 +126,7 @@ impl PartialEq for InboundBytes {
 
 impl PartialEq<Vec<u8>> for InboundBytes {
     fn eq(&self, other: &Vec<u8>) -> bool {
-        &self.bytes == other
+        self.bytes[..] == other[..]
     }
 }
 
@@ -125,7 +138,7 @@ mod tests {
     async fn budget_is_returned_when_bytes_are_dropped() {
         let budget = InboundBudget::new(100);
         let a = budget.reserve(60, || panic!("no wait")).await.unwrap();
-        let held = InboundBytes::new(vec![0; 60], a);
+        let held = InboundBytes::new(vec![0; 60].into(), a);
         assert_eq!(budget.in_use(), 60);
         // 60 + 60 > 100: the second reservation waits until the first bytes are dropped.
         let second = tokio::spawn({

@@ -41,7 +41,7 @@ pub use config::NetConfig;
 pub use handle::{NetworkHandle, SendError};
 pub use inbound::InboundBytes;
 pub use peer::{Direction, PeerInfo, PeerTarget};
-pub use wire::{PROTOCOL_VERSION, WireMessage};
+pub use wire::{GossipBody, PROTOCOL_VERSION, WireMessage};
 
 use icn_obs::labels::DialFailureReason;
 

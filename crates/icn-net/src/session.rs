@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use icn_identity::Did;
 use icn_obs::NetworkMetrics;
 use icn_obs::labels::{DialFailureReason, FrameRejectReason};
@@ -18,7 +18,7 @@ use crate::backlog::Backlog;
 use crate::inbound::{InboundBudget, InboundBytes};
 
 use crate::wire::{
-    FrameError, Hello, LENGTH_PREFIX, PROTOCOL_VERSION, WireMessage, check_length, decode_body,
+    FrameError, Hello, LENGTH_PREFIX, PROTOCOL_VERSION, WireMessage, check_length, decode_shared,
     encode_frame,
 };
 
@@ -141,7 +141,7 @@ async fn read_frame(
         .await
         .map_err(|_| FrameError::Timeout)??;
     let total = body.len() + LENGTH_PREFIX;
-    let msg = decode_body(&body)?;
+    let msg = decode_shared(&body)?;
     metrics.messages_received.increment(1);
     metrics.bytes_received.increment(total as u64);
     metrics.message_size.record(total as f64);
@@ -150,15 +150,15 @@ async fn read_frame(
 
 /// Reads a body of `len` bytes, growing the buffer as bytes arrive: a length claim alone
 /// allocates nothing.
-async fn read_body(stream: &mut RecvStream, len: usize) -> Result<Vec<u8>, FrameError> {
-    let mut body = Vec::with_capacity(len.min(READ_CHUNK));
+async fn read_body(stream: &mut RecvStream, len: usize) -> Result<Bytes, FrameError> {
+    let mut body = BytesMut::with_capacity(len.min(READ_CHUNK));
     while body.len() < len {
         match stream.read_chunk(len - body.len(), true).await {
             Ok(Some(chunk)) => body.extend_from_slice(&chunk.bytes),
             Ok(None) | Err(_) => return Err(FrameError::Truncated),
         }
     }
-    Ok(body)
+    Ok(body.freeze())
 }
 
 fn count_reject(metrics: &NetworkMetrics, error: &FrameError) {

@@ -3,9 +3,14 @@
 //! Decoding never trusts the peer: the length is checked against the configured maximum before
 //! anything is read, bincode decodes with an explicit allocation limit (without one a 27-byte
 //! frame claiming a 2^40-element vector aborts the process), and trailing bytes are an error.
+//!
+//! A gossip message crosses this layer without a copy: [`GossipBody`] encodes it after room
+//! for the frame's header, and [`decode_shared`] hands out the received body as a slice of the
+//! frame's buffer.
 
 use std::net::SocketAddr;
 
+use bytes::{Buf, Bytes};
 use icn_identity::Did;
 use icn_obs::labels::FrameRejectReason;
 use serde::{Deserialize, Serialize};
@@ -28,7 +33,85 @@ pub enum WireMessage {
     /// The sender's replicated topics changed.
     Topics(Vec<String>),
     /// An encoded gossip message (opaque to the network layer).
-    Gossip(#[serde(with = "serde_bytes")] Vec<u8>),
+    Gossip(Bytes),
+}
+
+/// [`WireMessage`] decoded in place: the same variants in the same order, the gossip body
+/// borrowed from the frame.
+#[derive(Deserialize)]
+enum WireMessageRef<'a> {
+    Hello(Hello),
+    Peers(Vec<PeerRecord>),
+    Topics(Vec<String>),
+    Gossip(&'a [u8]),
+}
+
+/// Index of [`WireMessage::Gossip`] among the variants (bincode encodes it before the body).
+const GOSSIP_VARIANT: u32 = 3;
+/// Room a [`GossipBody`] keeps in front of the message: the length prefix, the variant index
+/// and the body's length (varints of at most 1 and 9 bytes).
+const GOSSIP_HEADROOM: usize = LENGTH_PREFIX + 1 + 9;
+
+/// A gossip message encoded after room for its frame's header, so that framing it
+/// ([`GossipBody::into_frame`]) copies nothing: the frame of a 64 KiB entry is not written
+/// twice.
+#[derive(Debug)]
+pub struct GossipBody {
+    buf: Vec<u8>,
+}
+
+impl GossipBody {
+    /// Encodes `value` with `config` (the gossip layer's own limits).
+    ///
+    /// # Errors
+    /// bincode's, e.g. a size above the configuration's limit.
+    pub fn encode<T: Serialize + ?Sized, C: bincode::config::Config>(
+        value: &T,
+        config: C,
+    ) -> Result<Self, bincode::error::EncodeError> {
+        Ok(Self {
+            buf: encode_exact(value, config, GOSSIP_HEADROOM)?,
+        })
+    }
+
+    /// The encoded message's length.
+    pub fn len(&self) -> usize {
+        self.buf.len() - GOSSIP_HEADROOM
+    }
+
+    /// Whether the encoding is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The encoded message.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf[GOSSIP_HEADROOM..]
+    }
+
+    /// The frame of `WireMessage::Gossip` with this body (what [`encode_frame`] gives for it),
+    /// written in place.
+    ///
+    /// # Errors
+    /// [`FrameError::Oversized`] when the frame's body exceeds `max`.
+    pub fn into_frame(self, max: usize) -> Result<Bytes, FrameError> {
+        let len = self.len();
+        let header = bincode::serde::encode_to_vec((GOSSIP_VARIANT, len as u64), bincode_config())
+            .map_err(|e| FrameError::Malformed(e.to_string()))?;
+        let body_len = header.len() + len;
+        if body_len > max {
+            return Err(FrameError::Oversized { len: body_len, max });
+        }
+        let prefix =
+            u32::try_from(body_len).map_err(|_| FrameError::Oversized { len: body_len, max })?;
+        let start = GOSSIP_HEADROOM - header.len() - LENGTH_PREFIX;
+        let mut buf = self.buf;
+        buf[start..start + LENGTH_PREFIX].copy_from_slice(&prefix.to_be_bytes());
+        buf[start + LENGTH_PREFIX..GOSSIP_HEADROOM].copy_from_slice(&header);
+        let mut frame = Bytes::from(buf);
+        frame.advance(start);
+        Ok(frame)
+    }
 }
 
 /// The handshake message.
@@ -140,20 +223,35 @@ pub fn check_length(prefix: [u8; LENGTH_PREFIX], max: usize) -> Result<usize, Fr
     Ok(len)
 }
 
-/// Decodes a frame body (without its length prefix).
+/// Decodes a frame body (without its length prefix) held in `body`; a gossip message is a
+/// slice of `body`, not a copy.
 ///
 /// # Errors
 /// [`FrameError::Malformed`] for undecodable bytes or trailing bytes.
-pub fn decode_body(body: &[u8]) -> Result<WireMessage, FrameError> {
-    let (msg, read) = bincode::serde::decode_from_slice::<WireMessage, _>(body, bincode_config())
-        .map_err(|e| FrameError::Malformed(e.to_string()))?;
+pub fn decode_shared(body: &Bytes) -> Result<WireMessage, FrameError> {
+    let (msg, read) =
+        bincode::serde::borrow_decode_from_slice::<WireMessageRef<'_>, _>(body, bincode_config())
+            .map_err(|e| FrameError::Malformed(e.to_string()))?;
     if read != body.len() {
         return Err(FrameError::Malformed(format!(
             "{} trailing bytes after the message",
             body.len() - read
         )));
     }
-    Ok(msg)
+    Ok(match msg {
+        WireMessageRef::Hello(hello) => WireMessage::Hello(hello),
+        WireMessageRef::Peers(peers) => WireMessage::Peers(peers),
+        WireMessageRef::Topics(topics) => WireMessage::Topics(topics),
+        WireMessageRef::Gossip(gossip) => WireMessage::Gossip(body.slice_ref(gossip)),
+    })
+}
+
+/// [`decode_shared`] of a copy of `body`.
+///
+/// # Errors
+/// [`FrameError::Malformed`] for undecodable bytes or trailing bytes.
+pub fn decode_body(body: &[u8]) -> Result<WireMessage, FrameError> {
+    decode_shared(&Bytes::copy_from_slice(body))
 }
 
 /// Decodes one whole frame held in memory (prefix + body), for tests and fuzzing.
@@ -183,7 +281,7 @@ mod tests {
 
     #[test]
     fn exact_encoding_is_bincodes_in_one_allocation() {
-        for msg in [hello(), WireMessage::Gossip(vec![3; 70_000])] {
+        for msg in [hello(), WireMessage::Gossip(vec![3; 70_000].into())] {
             let plain = bincode::serde::encode_to_vec(&msg, bincode_config()).unwrap();
             let exact = encode_exact(&msg, bincode_config(), 4).unwrap();
             assert_eq!(exact[..4], [0; 4]);
@@ -206,7 +304,7 @@ mod tests {
     fn round_trip() {
         for msg in [
             hello(),
-            WireMessage::Gossip(vec![7; 1000]),
+            WireMessage::Gossip(vec![7; 1000].into()),
             WireMessage::Topics(vec!["a".into(), "b".into()]),
             WireMessage::Peers(vec![PeerRecord {
                 did: Keypair::generate().did(),
@@ -220,14 +318,48 @@ mod tests {
 
     #[test]
     fn gossip_payload_is_encoded_as_bytes() {
-        // serde_bytes: a 1000-byte payload costs ~1000 bytes, not one varint per element.
-        let frame = encode_frame(&WireMessage::Gossip(vec![200; 1000]), 4 << 20).unwrap();
+        // As bytes: a 1000-byte payload costs ~1000 bytes, not one varint per element.
+        let frame = encode_frame(&WireMessage::Gossip(vec![200; 1000].into()), 4 << 20).unwrap();
         assert!(frame.len() < 1010, "{}", frame.len());
     }
 
     #[test]
+    fn gossip_bodies_frame_in_place_as_encode_frame_does() {
+        for len in [0, 1, 250, 251, 65_535, 65_536, 70_000] {
+            let payload = vec![9u8; len];
+            let body = GossipBody::encode(&payload, bincode::config::standard()).unwrap();
+            let inner = Bytes::copy_from_slice(body.as_slice());
+            let expected = encode_frame(&WireMessage::Gossip(inner.clone()), 4 << 20).unwrap();
+            let frame = body.into_frame(4 << 20).unwrap();
+            assert_eq!(frame[..], expected[..], "{len}");
+            let decoded = decode_shared(&frame.slice(LENGTH_PREFIX..)).unwrap();
+            assert_eq!(decoded, WireMessage::Gossip(inner));
+        }
+        let body = GossipBody::encode(&vec![0u8; 2048], bincode::config::standard()).unwrap();
+        assert!(matches!(
+            body.into_frame(1024),
+            Err(FrameError::Oversized { .. })
+        ));
+    }
+
+    #[test]
+    fn a_decoded_gossip_body_shares_the_frames_buffer() {
+        let frame = encode_frame(&WireMessage::Gossip(vec![5; 4096].into()), 1 << 20).unwrap();
+        let body = Bytes::from(frame).slice(LENGTH_PREFIX..);
+        let Ok(WireMessage::Gossip(gossip)) = decode_shared(&body) else {
+            panic!("not gossip");
+        };
+        let within = body.as_ptr_range();
+        assert!(
+            within.contains(&gossip.as_ptr()),
+            "a slice of the frame, not a copy"
+        );
+        assert_eq!(gossip.len(), 4096);
+    }
+
+    #[test]
     fn oversized_frames_are_refused_both_ways() {
-        let msg = WireMessage::Gossip(vec![0; 2048]);
+        let msg = WireMessage::Gossip(vec![0; 2048].into());
         assert!(matches!(
             encode_frame(&msg, 1024),
             Err(FrameError::Oversized { .. })

@@ -276,17 +276,19 @@ impl GossipActor {
                 peer,
                 topics: parse_topics(&topics),
             },
-            NetEvent::Gossip { from, bytes } => match message::decode(&bytes, self.max_message) {
-                Ok(msg) => {
-                    self.count_received(&msg, bytes.len());
-                    Input::Message { from, msg }
+            NetEvent::Gossip { from, bytes } => {
+                match message::decode_shared(bytes.as_bytes(), self.max_message) {
+                    Ok(msg) => {
+                        self.count_received(&msg, bytes.len());
+                        Input::Message { from, msg }
+                    }
+                    Err(e) => {
+                        tracing::debug!(peer = %from.short(), error = %e, "undecodable gossip message");
+                        self.metrics.entries_rejected.inc(label(e.reject_reason()));
+                        return;
+                    }
                 }
-                Err(e) => {
-                    tracing::debug!(peer = %from.short(), error = %e, "undecodable gossip message");
-                    self.metrics.entries_rejected.inc(label(e.reject_reason()));
-                    return;
-                }
-            },
+            }
         };
         self.input(input);
     }
@@ -420,15 +422,15 @@ impl GossipActor {
 
     /// Sends `msg` to every peer of `to`, encoded and framed once.
     fn send_to_each(&self, to: &[Did], msg: &GossipMessage) {
-        let bytes = match message::encode(msg) {
-            Ok(bytes) => bytes,
+        let body = match message::encode_body(msg) {
+            Ok(body) => body,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot encode gossip message");
                 return;
             }
         };
-        let len = bytes.len();
-        for (peer, sent) in to.iter().zip(self.network.send_gossip_to_each(to, bytes)) {
+        let len = body.len();
+        for (peer, sent) in to.iter().zip(self.network.send_gossip_to_each(to, body)) {
             match sent {
                 Ok(()) => self.count_sent(msg, len),
                 Err(e) => tracing::debug!(peer = %peer.short(), error = %e, "gossip send dropped"),

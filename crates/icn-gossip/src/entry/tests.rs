@@ -44,7 +44,7 @@ fn id_covers_every_field_but_the_signature() {
     other.timestamp_ms += 1;
     assert_ne!(other.id(), id);
     let mut other = e.clone();
-    other.payload.push(0);
+    other.payload = [&other.payload[..], &[0]].concat().into();
     assert_ne!(other.id(), id);
     let mut other = e.clone();
     other.signature = key(1).sign(b"something else");
@@ -82,7 +82,9 @@ fn rejects_bad_signature() {
     assert_eq!(e.verify(&limits, NOW), Err(RejectReason::BadSignature));
     // Content changed after signing.
     let mut e = entry();
-    e.payload[0] ^= 1;
+    let mut payload = e.payload.to_vec();
+    payload[0] ^= 1;
+    e.payload = payload.into();
     assert_eq!(e.verify(&limits, NOW), Err(RejectReason::BadSignature));
 }
 

@@ -57,6 +57,34 @@ fn round_trips() {
 }
 
 #[test]
+fn received_payloads_share_the_frame_and_bodies_encode_as_encode_does() {
+    let msg = GossipMessage::Push {
+        entries: vec![entry(1, 65_536), entry(2, 65_536), entry(3, 100)],
+        pushed_to: vec![],
+    };
+    let body = encode_body(&msg).expect("encode");
+    let bytes = Bytes::copy_from_slice(body.as_slice());
+    assert_eq!(bytes[..], encode(&msg).expect("encode")[..]);
+    let back = decode_shared(&bytes, MAX_FRAME_BYTES).expect("decode");
+    assert_eq!(back, msg);
+    let GossipMessage::Push { entries, .. } = back else {
+        panic!("not a push");
+    };
+    let frame = bytes.as_ptr_range();
+    // The 64 KiB payloads are the frame's bytes; the 100-byte one is copied (it would pin a
+    // frame 1 300 times its size).
+    assert!(frame.contains(&entries[0].payload.as_ptr()));
+    assert!(frame.contains(&entries[1].payload.as_ptr()));
+    assert!(!frame.contains(&entries[2].payload.as_ptr()));
+    // Decoded from a plain slice, every payload is a copy.
+    let GossipMessage::Push { entries, .. } = decode(&bytes, MAX_FRAME_BYTES).expect("decode")
+    else {
+        panic!("not a push");
+    };
+    assert!(!frame.contains(&entries[0].payload.as_ptr()));
+}
+
+#[test]
 fn hostile_length_is_an_error_not_an_abort() {
     // `Request` (variant 2) whose id vector claims 2^40 elements (varint marker 253 = u64),
     // then zeros: 27 bytes in all.

@@ -125,7 +125,7 @@ mod tests {
             .iter()
             .map(|&size| {
                 ts += 1;
-                let payload = (0..size).map(|i| (i * 7 + size) as u8).collect();
+                let payload: Vec<u8> = (0..size).map(|i| (i * 7 + size) as u8).collect();
                 Entry::sign(&key, topic.clone(), ts, payload)
             })
             .collect()

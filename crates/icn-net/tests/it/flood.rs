@@ -54,7 +54,7 @@ async fn max_size_frame_flood_is_held_to_the_inbound_budget() {
     })
     .await;
     let (_endpoint, raw) = handshaken_raw_peer(a.handle.local_addr(), a.keypair.did()).await;
-    let frame = encode_frame(&WireMessage::Gossip(vec![7; FRAME - 16]), FRAME).unwrap();
+    let frame = encode_frame(&WireMessage::Gossip(vec![7; FRAME - 16].into()), FRAME).unwrap();
     // Maximum-size frames as fast as QUIC lets them go, on several streams at once.
     let mut writers = Vec::new();
     for _ in 0..4 {

@@ -129,7 +129,7 @@ async fn simultaneous_dials_leave_one_session() {
     .await
     .unwrap();
     a.handle
-        .send(b.keypair.did(), &WireMessage::Gossip(vec![1]))
+        .send(b.keypair.did(), &WireMessage::Gossip(vec![1].into()))
         .unwrap();
     a.stop().await;
     b.stop().await;

@@ -74,7 +74,7 @@ async fn entry_crosses_a_line_of_five() {
         .entries(&topic(), 10)
         .unwrap();
     assert_eq!(far[0].id(), id);
-    assert_eq!(far[0].payload, b"hello line");
+    assert_eq!(far[0].payload, &b"hello line"[..]);
     let p0 = cluster.scrape(0).await.unwrap();
     assert_eq!(p0.get("icn_gossip_entries_published_total"), 1.0);
     assert_eq!(p0.get("icn_gossip_entries_received_total"), 0.0);

@@ -165,7 +165,7 @@ fn publish_is_validated() {
     // Another author's entry gets its signature checked (own entries are signed by the actor
     // just before and checked by every receiver).
     let mut bad = Entry::sign(&key(3), topic("a"), T0, b"y".to_vec());
-    bad.payload = b"z".to_vec();
+    bad.payload = b"z".to_vec().into();
     let out = core.handle(Input::Publish(bad), T0);
     assert_eq!(
         out,
