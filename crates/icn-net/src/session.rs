@@ -22,7 +22,7 @@ use crate::wire::{
     encode_frame,
 };
 
-/// Largest buffer allocated ahead of the bytes that fill it.
+/// Largest buffer allocated ahead of the bytes that fill it, for a frame outside any budget.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Application close codes.
@@ -137,7 +137,10 @@ async fn read_frame(
         }
         None => None,
     };
-    let body = tokio::time::timeout(limits.read_timeout, read_body(stream, len))
+    // Bytes held under the budget are already counted: their buffer is allocated whole, so a
+    // frame of 64 KiB or more is not copied again as it grows.
+    let ahead = if permit.is_some() { len } else { READ_CHUNK };
+    let body = tokio::time::timeout(limits.read_timeout, read_body(stream, len, ahead))
         .await
         .map_err(|_| FrameError::Timeout)??;
     let total = body.len() + LENGTH_PREFIX;
@@ -148,10 +151,10 @@ async fn read_frame(
     Ok(Some((msg, permit)))
 }
 
-/// Reads a body of `len` bytes, growing the buffer as bytes arrive: a length claim alone
-/// allocates nothing.
-async fn read_body(stream: &mut RecvStream, len: usize) -> Result<Bytes, FrameError> {
-    let mut body = BytesMut::with_capacity(len.min(READ_CHUNK));
+/// Reads a body of `len` bytes into a buffer allocated for at most `ahead` of them and grown as
+/// more arrive: a length claim alone allocates no more than `ahead`.
+async fn read_body(stream: &mut RecvStream, len: usize, ahead: usize) -> Result<Bytes, FrameError> {
+    let mut body = BytesMut::with_capacity(len.min(ahead));
     while body.len() < len {
         match stream.read_chunk(len - body.len(), true).await {
             Ok(Some(chunk)) => body.extend_from_slice(&chunk.bytes),
