@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use icn_obs::labels::{CounterVec2, StorageErrorReason, Store};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use pieces::PIECES;
+use pieces::{Encoded, PIECES};
 
 pub use crate::db_file::WriteMode;
 use crate::db_file::{DbError, DbFailure, DbFile};
@@ -71,6 +71,22 @@ pub struct GossipStore {
     file: DbFile,
 }
 
+/// The encoding of `entry` around its payload's bytes: the fields before them and the
+/// payload's length, then the signature (`head ‖ payload ‖ tail` is `entry`'s encoding).
+fn encoding_around_payload(
+    entry: &Entry,
+) -> Result<(Vec<u8>, Vec<u8>), bincode::error::EncodeError> {
+    let fields = (
+        &entry.topic,
+        &entry.author,
+        entry.timestamp_ms,
+        entry.payload.len() as u64,
+    );
+    let head = bincode::serde::encode_to_vec(fields, codec())?;
+    let tail = bincode::serde::encode_to_vec(entry.signature, codec())?;
+    Ok((head, tail))
+}
+
 fn codec() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_STORED_ENTRY>()
 }
@@ -102,17 +118,20 @@ impl<'t> Tables<'t> {
         })
     }
 
-    /// Stores the encoded `bytes` of `entry` under its time and `id` (in pieces when it is
-    /// large), and indexes it under its topic the first time.
-    fn insert(&mut self, entry: &Entry, id: &EntryId, bytes: &[u8]) -> Result<(), DbError> {
+    /// Stores `encoded` (the encoding of `entry`) under its time and `id` (in pieces when it
+    /// is large), and indexes it under its topic.
+    fn insert(
+        &mut self,
+        entry: &Entry,
+        id: &EntryId,
+        encoded: &Encoded<'_>,
+    ) -> Result<(), DbError> {
         let key = (entry.timestamp_ms, id.as_bytes());
-        let stored_before = pieces::put(&mut self.entries, &mut self.pieces, key, bytes)?;
-        if !stored_before {
-            self.by_topic.insert(
-                (entry.topic.as_str(), entry.timestamp_ms, id.as_bytes()),
-                (),
-            )?;
-        }
+        pieces::put(&mut self.entries, &mut self.pieces, key, encoded)?;
+        self.by_topic.insert(
+            (entry.topic.as_str(), entry.timestamp_ms, id.as_bytes()),
+            (),
+        )?;
         Ok(())
     }
 }
@@ -221,9 +240,16 @@ impl GossipStore {
             {
                 let mut tables = Tables::open(&tx)?;
                 for (entry, id) in entries.iter().zip(ids) {
-                    let bytes = icn_net::wire::encode_exact(entry, codec(), 0)
+                    let (head, tail) = encoding_around_payload(entry)
                         .map_err(|e| DbError::corrupted(format!("entry {id}: {e}")))?;
-                    tables.insert(entry, id, &bytes)?;
+                    let encoded = Encoded::new(&head, &entry.payload, &tail);
+                    if encoded.len() > MAX_STORED_ENTRY {
+                        return Err(DbError::corrupted(format!(
+                            "entry {id}: {} bytes encoded, above the {MAX_STORED_ENTRY}-byte limit",
+                            encoded.len()
+                        )));
+                    }
+                    tables.insert(entry, id, &encoded)?;
                 }
             }
             tx.commit()?;

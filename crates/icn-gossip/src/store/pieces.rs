@@ -45,30 +45,80 @@ pub(super) fn piece_sizes(len: usize) -> Vec<usize> {
     sizes
 }
 
-/// Writes `bytes` (an encoded entry) under `key` (its timestamp and id) into `entries`, its
-/// leading part in pieces when it is big enough. Returns whether the entry was stored already.
+/// An encoded entry as the parts it is written from: what precedes the payload's bytes, the
+/// payload, and what follows it. A large payload is then copied once, straight into the
+/// store's pages, instead of into an encoding first.
+pub(super) struct Encoded<'a> {
+    parts: [&'a [u8]; 3],
+}
+
+impl<'a> Encoded<'a> {
+    /// The encoding `head ‖ payload ‖ tail`.
+    pub(super) fn new(head: &'a [u8], payload: &'a [u8], tail: &'a [u8]) -> Self {
+        Self {
+            parts: [head, payload, tail],
+        }
+    }
+
+    /// An encoding held whole.
+    pub(super) fn whole(bytes: &'a [u8]) -> Self {
+        Self::new(bytes, &[], &[])
+    }
+
+    /// The encoding's length.
+    pub(super) fn len(&self) -> usize {
+        self.parts.iter().map(|part| part.len()).sum()
+    }
+
+    /// Fills `out` with the encoding's bytes from `at` on.
+    fn copy_to(&self, mut at: usize, out: &mut [u8]) {
+        let mut written = 0;
+        for part in self.parts {
+            if written == out.len() {
+                break;
+            }
+            if at >= part.len() {
+                at -= part.len();
+                continue;
+            }
+            let n = (part.len() - at).min(out.len() - written);
+            out[written..written + n].copy_from_slice(&part[at..at + n]);
+            written += n;
+            at = 0;
+        }
+        debug_assert_eq!(written, out.len(), "the encoding ends before `out` is full");
+    }
+}
+
+/// Writes `encoded` (an entry's encoding) under `key` (its timestamp and id) into `entries`,
+/// its leading part in pieces when it is big enough; each value is written in place, in the
+/// page redb reserves for it.
 pub(super) fn put(
     entries: &mut redb::Table<'_, (u64, &'static [u8; 32]), &'static [u8]>,
     pieces: &mut redb::Table<'_, (u64, &'static [u8; 32], u8), &'static [u8]>,
     key: (u64, &[u8; 32]),
-    bytes: &[u8],
-) -> Result<bool, DbError> {
-    let sizes = piece_sizes(bytes.len());
+    encoded: &Encoded<'_>,
+) -> Result<(), DbError> {
+    let len = encoded.len();
+    let sizes = piece_sizes(len);
     if sizes.is_empty() {
-        return Ok(entries.insert(key, bytes)?.is_some());
+        encoded.copy_to(0, entries.insert_reserve(key, len)?.as_mut());
+        return Ok(());
     }
     // At most 24 pieces: MAX_STORED_ENTRY (16 MiB) holds 16 of the largest.
     let count = u8::try_from(sizes.len()).map_err(|_| DbError::corrupted("entry too large"))?;
     let mut at = 0;
     for (index, size) in (0..count).zip(&sizes) {
-        pieces.insert((key.0, key.1, index), &bytes[at..at + size])?;
+        let mut piece = pieces.insert_reserve((key.0, key.1, index), *size)?;
+        encoded.copy_to(at, piece.as_mut());
         at += size;
     }
-    let mut row = Vec::with_capacity(2 + bytes.len() - at);
-    row.push(PIECED);
-    row.push(count);
-    row.extend_from_slice(&bytes[at..]);
-    Ok(entries.insert(key, row.as_slice())?.is_some())
+    let mut row = entries.insert_reserve(key, 2 + len - at)?;
+    let row = row.as_mut();
+    row[0] = PIECED;
+    row[1] = count;
+    encoded.copy_to(at, &mut row[2..]);
+    Ok(())
 }
 
 /// The encoded entry stored under `key` whose row is `row`: the row itself, or its pieces
@@ -221,6 +271,25 @@ mod tests {
         });
         let store = GossipStore::open(&path).unwrap();
         assert_eq!(store.get(1, &id).unwrap().as_ref(), Some(&batch[0]));
+    }
+
+    #[test]
+    fn an_entry_written_from_its_parts_is_its_encoding() {
+        for entry in entries(&[0, 1, 250, 251, 65_535, 65_536, 70_000]) {
+            let whole = bincode::serde::encode_to_vec(&entry, codec()).unwrap();
+            let (head, tail) = crate::store::encoding_around_payload(&entry).unwrap();
+            let encoded = Encoded::new(&head, &entry.payload, &tail);
+            assert_eq!(encoded.len(), whole.len());
+            let mut out = vec![0; whole.len()];
+            encoded.copy_to(0, &mut out);
+            assert_eq!(out, whole, "{} bytes of payload", entry.payload.len());
+            // Any window, across the parts' boundaries.
+            for (at, len) in [(0, 1), (head.len() - 1, 2), (whole.len() - 70, 70), (3, 0)] {
+                let mut window = vec![0; len];
+                encoded.copy_to(at, &mut window);
+                assert_eq!(window, whole[at..at + len]);
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use redb2::{ReadableTable as _, TableDefinition};
 
-use super::{TOPICS, Tables, decode};
+use super::{Encoded, TOPICS, Tables, decode};
 use crate::db_file::DbError;
 use crate::db_file::upgrade::open_v2_table;
 use crate::entry::EntryId;
@@ -28,7 +28,7 @@ pub(super) fn copy_from_v2(
     let mut copy_entry = |id: &[u8; 32], bytes: &[u8]| {
         let id = EntryId::from_bytes(*id);
         let entry = decode(id, bytes)?;
-        tables.insert(&entry, &id, bytes)
+        tables.insert(&entry, &id, &Encoded::whole(bytes))
     };
     if let Some(table) = open_v2_table(old, V2_ENTRIES)? {
         for row in table.iter().map_err(v2)? {
