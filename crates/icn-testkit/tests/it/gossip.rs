@@ -353,7 +353,7 @@ async fn anti_entropy_rounds_and_bytes_are_counted_and_slow_subscribers_lag() {
 }
 
 /// A burst of publishes is pushed in merged messages: one push per peer for what one write took
-/// in, packed up to 256 KiB (64 KiB entries stream as several pushes). In a full mesh every
+/// in, packed up to 512 KiB (64 KiB entries stream as several pushes). In a full mesh every
 /// peer was pushed every entry, so nobody announces or requests anything.
 #[tokio::test]
 async fn a_burst_of_publishes_travels_in_merged_pushes() {
@@ -385,8 +385,8 @@ async fn a_burst_of_publishes_travels_in_merged_pushes() {
     .unwrap();
     let p0 = cluster.scrape(0).await.unwrap();
     let pushes = p0.get("icn_gossip_pushes_sent_total");
-    // One push per entry per peer would be 416; the 8 large entries (512 KiB) need at least
-    // two pushes of up to 256 KiB per peer.
+    // One push per entry per peer would be 416; the 8 large entries (a little over 512 KiB
+    // with their headers) need at least two pushes of up to 512 KiB per peer.
     assert!(
         (4.0..=(total / 4) as f64).contains(&pushes),
         "{pushes} pushes"
