@@ -5,8 +5,9 @@
 //! (synchronous) decode, in a thread-local, and the payload's deserializer turns a borrowed
 //! slice that lies inside that buffer into a slice of it (`Bytes::slice_ref`): the 64 KiB
 //! payload of a received entry is then the frame's own bytes, not a copy of them. A payload
-//! smaller than an eighth of the buffer is copied, so that an entry kept alive pins at most
-//! eight times its size.
+//! smaller than an eighth of the buffer, or in a buffer above 1 MiB, is copied: an entry kept
+//! alive (in a lagging subscriber's queue, say) pins at most eight times its size and never
+//! more than 1 MiB, what one entry of the default largest payload held before.
 //!
 //! Encoded as before: a length, then the bytes (what `serde_bytes` wrote for a `Vec<u8>`).
 
@@ -18,8 +19,11 @@ use serde::de::{self, SeqAccess};
 use serde::{Deserializer, Serializer};
 
 /// A payload shares the buffer it was decoded from when the buffer is at most this many
-/// times its size.
+/// times its size...
 const MAX_PINNED_RATIO: usize = 8;
+/// ... and at most this large (the default `EntryLimits::max_payload_bytes`; pushes and
+/// responses are packed up to 512 KiB).
+const MAX_SHARED_BUFFER: usize = 1 << 20;
 
 thread_local! {
     static SOURCE: RefCell<Option<Bytes>> = const { RefCell::new(None) };
@@ -45,6 +49,7 @@ fn share(slice: &[u8]) -> Bytes {
     SOURCE.with(|source| match source.borrow().as_ref() {
         Some(buffer)
             if !slice.is_empty()
+                && buffer.len() <= MAX_SHARED_BUFFER
                 && slice.len().saturating_mul(MAX_PINNED_RATIO) >= buffer.len()
                 && buffer.as_ptr_range().start <= slice.as_ptr()
                 && slice.as_ptr_range().end <= buffer.as_ptr_range().end =>
@@ -148,6 +153,16 @@ mod tests {
                 .0
         });
         assert_eq!(held.payload, vec![7; 100]);
+        assert!(!within(&held.payload, &buffer));
+    }
+
+    #[test]
+    fn a_payload_in_a_buffer_above_a_mebibyte_is_a_copy() {
+        let buffer = encode(MAX_SHARED_BUFFER - 100);
+        assert!(within(&decode(&buffer).payload, &buffer));
+        let buffer = encode(MAX_SHARED_BUFFER + 1);
+        let held = decode(&buffer);
+        assert_eq!(held.payload.len(), MAX_SHARED_BUFFER + 1);
         assert!(!within(&held.payload, &buffer));
     }
 
