@@ -14,6 +14,12 @@
 //! the sync, so no peer hears of the entry before it is on this node's disk. The ledger uses it
 //! for its own ops, whose loss after peers saw them would make the node reuse a seq.
 //!
+//! A batch that needs no sync and carries at most [`INLINE_WRITE_BYTES`] of payload is
+//! committed in the actor itself: such a commit touches no disk (redb keeps the pages in its
+//! write buffer; at most it writes out a few evicted pages), and it costs less than the two thread
+//! hand-offs of a blocking task, which lay on every relay hop of a small entry. Larger batches,
+//! and every batch that syncs, are written on a blocking thread.
+//!
 //! A batch of entries relayed from peers only is not synced (no fsync on the relay path): the
 //! author holds its own entries durably, so a crash loses only what this node fetches again by
 //! anti-entropy. Deferred writes are made durable by the next sync, at most
@@ -44,6 +50,10 @@ use crate::topic::Topic;
 
 /// Longest time a relayed entry stays written but not synced to the disk.
 pub const RELAYED_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Largest payload total of a batch written in the actor itself when it needs no sync (a
+/// commit of a few small entries costs less than handing it to a blocking thread and back).
+pub const INLINE_WRITE_BYTES: usize = 16 * 1024;
 
 /// Entries the open batch may hold before the actor stops taking inputs until the write under
 /// way finishes (backpressure through the bounded channels).
@@ -106,7 +116,7 @@ impl Unsynced {
     }
 }
 
-/// A batch whose entries are being written on a blocking thread.
+/// A batch whose entries are being written (on a blocking thread, or already in the actor).
 pub(super) struct InFlight {
     ids: Vec<EntryId>,
     mode: WriteMode,
@@ -118,7 +128,15 @@ pub(super) struct InFlight {
     /// Resolves once the entries are committed (visible to readers), before the sync.
     visible: Option<oneshot::Receiver<Result<(), StoreError>>>,
     /// The whole write, sync included.
-    write: JoinHandle<Result<(), StoreError>>,
+    write: Write,
+}
+
+/// Where the write of a batch runs.
+pub(super) enum Write {
+    /// On a blocking thread.
+    Spawned(JoinHandle<Result<(), StoreError>>),
+    /// Already done, in the actor (a small batch without a sync); taken once reported.
+    Inline(Option<Result<(), StoreError>>),
 }
 
 /// Progress of the write under way.
@@ -141,7 +159,10 @@ pub(super) async fn written(in_flight: &mut Option<InFlight>) -> WriteStep {
         }
         batch.visible = None;
     }
-    WriteStep::Done((&mut batch.write).await)
+    match &mut batch.write {
+        Write::Spawned(handle) => WriteStep::Done(handle.await),
+        Write::Inline(result) => WriteStep::Done(Ok(result.take().unwrap_or(Ok(())))),
+    }
 }
 
 /// Commits `entries` (whose ids are `ids`) without a sync, reports that on `visible`, then syncs
@@ -176,10 +197,10 @@ impl GossipActor {
         let Batch {
             to_store,
             ids,
+            bytes,
             after_commit,
             publish_replies,
             effects_after_sync,
-            ..
         } = std::mem::take(&mut self.open);
         if to_store.is_empty() && !sync_due {
             self.perform_all(after_commit, publish_replies);
@@ -190,19 +211,29 @@ impl GossipActor {
         } else {
             WriteMode::Deferred
         };
-        let store = self.store.clone();
-        let (visible_tx, visible) = oneshot::channel();
-        let written_ids = ids.clone();
-        let write = tokio::task::spawn_blocking(move || {
-            write(&store, &to_store, &written_ids, mode, visible_tx)
-        });
+        let (write, visible) = if mode == WriteMode::Deferred && bytes <= INLINE_WRITE_BYTES {
+            // A commit without a sync touches no disk: two thread hand-offs would cost more
+            // than the commit, on every relay hop of a small entry.
+            let result = self
+                .store
+                .put_identified(&to_store, &ids, WriteMode::Deferred);
+            (Write::Inline(Some(result)), None)
+        } else {
+            let store = self.store.clone();
+            let (visible_tx, visible) = oneshot::channel();
+            let written_ids = ids.clone();
+            let handle = tokio::task::spawn_blocking(move || {
+                write(&store, &to_store, &written_ids, mode, visible_tx)
+            });
+            (Write::Spawned(handle), Some(visible))
+        };
         self.in_flight = Some(InFlight {
             ids,
             mode,
             after_commit: Some(after_commit),
             publish_replies,
             effects_after_sync,
-            visible: Some(visible),
+            visible,
             write,
         });
     }
