@@ -213,10 +213,18 @@ impl GossipActor {
         };
         let (write, visible) = if mode == WriteMode::Deferred && bytes <= INLINE_WRITE_BYTES {
             // A commit without a sync touches no disk: two thread hand-offs would cost more
-            // than the commit, on every relay hop of a small entry.
-            let result = self
-                .store
-                .put_identified(&to_store, &ids, WriteMode::Deferred);
+            // than the commit, on every relay hop of a small entry. A panic in the store fails
+            // the write, as it does on a blocking thread, instead of the actor.
+            let store = &self.store;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                store.put_identified(&to_store, &ids, WriteMode::Deferred)
+            }))
+            .unwrap_or_else(|_| {
+                Err(StoreError::Failed {
+                    path: Default::default(),
+                    failure: DbFailure::new(StorageErrorReason::Other, "the store panicked"),
+                })
+            });
             (Write::Inline(Some(result)), None)
         } else {
             let store = self.store.clone();
