@@ -165,6 +165,14 @@ pub(super) async fn written(in_flight: &mut Option<InFlight>) -> WriteStep {
     }
 }
 
+/// The failure of a write that did not run to its end (its task failed, or the store panicked).
+fn unfinished(why: impl Into<String>) -> StoreError {
+    StoreError::Failed {
+        path: Default::default(),
+        failure: DbFailure::new(StorageErrorReason::Other, why),
+    }
+}
+
 /// Commits `entries` (whose ids are `ids`) without a sync, reports that on `visible`, then syncs
 /// when `mode` says so.
 fn write(
@@ -219,12 +227,7 @@ impl GossipActor {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 store.put_identified(&to_store, &ids, WriteMode::Deferred)
             }))
-            .unwrap_or_else(|_| {
-                Err(StoreError::Failed {
-                    path: Default::default(),
-                    failure: DbFailure::new(StorageErrorReason::Other, "the store panicked"),
-                })
-            });
+            .unwrap_or_else(|_| Err(unfinished("the store panicked")));
             (Write::Inline(Some(result)), None)
         } else {
             let store = self.store.clone();
@@ -272,12 +275,7 @@ impl GossipActor {
         let Some(batch) = self.in_flight.take() else {
             return;
         };
-        let result = result.unwrap_or_else(|e| {
-            Err(StoreError::Failed {
-                path: Default::default(),
-                failure: DbFailure::new(StorageErrorReason::Other, e.to_string()),
-            })
-        });
+        let result = result.unwrap_or_else(|e| Err(unfinished(e.to_string())));
         if let Err(e) = result {
             // Not durable: acknowledge, announce and deliver nothing, and let the core forget
             // the entries so that anti-entropy fetches them again (and a publish can be
