@@ -232,12 +232,22 @@ fn check(core: &GossipCore, out: &[Output]) {
                     "sending an entry not held"
                 );
             }
-            Output::Push { entries, .. } => assert!(
-                entries
-                    .iter()
-                    .all(|e| core.has(&e.id()) && e.author == core.me()),
-                "pushing an entry not held or not ours"
-            ),
+            Output::Push {
+                to,
+                entries,
+                pushed_to,
+            } => {
+                assert!(
+                    entries.iter().all(|e| core.has(&e.id())
+                        && (e.author == core.me()
+                            || e.payload.len() <= crate::message::RELAY_PUSH_MAX_PAYLOAD_BYTES)),
+                    "pushing an entry not held, or a large one not ours"
+                );
+                assert!(
+                    to.iter().all(|peer| pushed_to.contains(peer)),
+                    "a push that does not name its recipients"
+                );
+            }
             Output::Store { id, entry, .. } => assert_eq!(*id, entry.id()),
             _ => {}
         }

@@ -20,6 +20,12 @@ pub const MAX_FRAME_BYTES: usize = 4 << 20;
 /// payload: length prefixes (at most 9 bytes each), author, timestamp and signature.
 pub const ENTRY_OVERHEAD_BYTES: usize = 9 + (1 + 32) + 9 + 9 + (1 + 64);
 
+/// Largest payload a peer may push without being the entry's author (1 KiB): a relay pushes
+/// such a small entry on instead of announcing it, since the announce, request and response
+/// it saves cost as much as the duplicate copies a push may deliver (each dropped by its id,
+/// before any signature check).
+pub const RELAY_PUSH_MAX_PAYLOAD_BYTES: usize = 1024;
+
 /// Upper bound on a `Response`'s own bytes besides its entries (variant tag, vector length).
 const RESPONSE_OVERHEAD_BYTES: usize = 5 + 9;
 
@@ -57,14 +63,15 @@ pub enum GossipMessage {
         /// Ids the sender holds that the receiver lacks: the receiver requests them.
         have: Vec<EntryId>,
     },
-    /// The sender's own new entries, sent unasked to every peer that follows their topic (an
-    /// author's fresh entry can be held by no one else, so this costs no duplicate copy and
-    /// saves the announce and request round trip). Accepted only from the entries' author.
+    /// New entries sent unasked to peers that follow their topic: an author's own (held by
+    /// no one else yet, so this costs no duplicate copy and saves the announce and request
+    /// round trip), or small ones a relay passes on (payload at most
+    /// [`RELAY_PUSH_MAX_PAYLOAD_BYTES`]). A larger entry is accepted only from its author.
     Push {
-        /// Entries authored by the sender.
+        /// The entries.
         entries: Vec<Entry>,
-        /// Every peer the same entries were pushed to: the receiver does not announce them
-        /// to those.
+        /// Peers known to hold the entries, or sent them: the receiver neither announces nor
+        /// pushes them to those.
         pushed_to: Vec<Did>,
     },
 }

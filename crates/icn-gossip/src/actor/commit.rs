@@ -1,35 +1,40 @@
 //! The actor's write pipeline: inputs accumulate in an open [`Batch`] while the previous batch is
 //! being written (one transaction for all its entries), so a slow disk makes batches larger
 //! instead of stalling the actor. At most one batch is written at a time, and a batch's effects
-//! are performed only after its own write and every earlier one, in order.
+//! are performed only after every earlier write, in order.
 //!
-//! A write has two steps. First the entries are committed without a sync: from then on readers
-//! see them, so the batch's announces, responses and local deliveries go out at once. Then, for a
-//! batch that acknowledges local publishes, a sync makes them durable, and only then do the
-//! publishers hear back: an acknowledged publish is always on the disk, while peers may already
-//! hold an entry whose publisher has not been answered yet (as with any call that has not
-//! returned, the outcome is unknown until it does).
+//! A batch's pushes (its own new entries, and small ones relayed) carry their entries and need
+//! nothing from the store: they go out as its write starts, which takes the commit off the
+//! path of every hop. The rest waits for the write, which has two steps. First the entries are
+//! committed without a sync: from then on readers see them, so the batch's announces,
+//! responses and local deliveries go out at once. Then, for a batch that acknowledges local
+//! publishes, a sync makes them durable, and only then do the publishers hear back: an
+//! acknowledged publish is always on the disk, while peers may already hold an entry whose
+//! publisher has not been answered yet, or was told that its write failed (as with any call
+//! that has not returned, the outcome is unknown until it does).
 //!
-//! A publish can ask for more (`GossipHandle::publish_synced`): its batch's effects wait for
-//! the sync, so no peer hears of the entry before it is on this node's disk. The ledger uses it
-//! for its own ops, whose loss after peers saw them would make the node reuse a seq.
+//! A publish can ask for more (`GossipHandle::publish_synced`): its batch's effects, pushes
+//! included, wait for the sync, so no peer hears of the entry before it is on this node's
+//! disk. The ledger uses it for its own ops, whose loss after peers saw them would make the
+//! node reuse a seq.
 //!
 //! A batch that needs no sync and carries at most [`INLINE_WRITE_BYTES`] of payload is
-//! committed in the actor itself: such a commit touches no disk (redb keeps the pages in its
-//! write buffer; at most it writes out a few evicted pages), and it costs less than the two thread
-//! hand-offs of a blocking task, which lay on every relay hop of a small entry. Larger batches,
-//! and every batch that syncs, are written on a blocking thread.
+//! committed in the actor itself, once the actor has yielded its thread so that the writers
+//! of the batch's pushes send them first. Such a commit touches no disk (redb keeps the pages
+//! in its write buffer; at most it writes out a few evicted pages), and it costs less than the
+//! two thread hand-offs of a blocking task. Larger batches, and every batch that syncs, are
+//! written on a blocking thread.
 //!
 //! A batch of entries relayed from peers only is not synced (no fsync on the relay path): the
 //! author holds its own entries durably, so a crash loses only what this node fetches again by
 //! anti-entropy. Deferred writes are made durable by the next sync, at most
 //! [`RELAYED_SYNC_INTERVAL`] later.
 //!
-//! A batch's messages go out merged: one `Push` set for the node's own new entries per set of
-//! recipients (encoded once for all of them), one `Announce` per peer and topic, and one store
-//! read and `Response` set per requesting peer, whatever the number of publishes and requests
-//! the batch took in. Requests for entries we lack wait for no write: they go out once the actor has
-//! taken in what was waiting, one `Request` per peer.
+//! A batch's messages go out merged: one `Push` set per set of recipients (encoded once for
+//! all of them), one `Announce` per peer and topic, and one store read and `Response` set per
+//! requesting peer, whatever the number of publishes and requests the batch took in. Requests
+//! for entries we lack wait for no write: they go out once the actor has taken in what was
+//! waiting, one `Request` per peer.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -135,8 +140,14 @@ pub(super) struct InFlight {
 pub(super) enum Write {
     /// On a blocking thread.
     Spawned(JoinHandle<Result<(), StoreError>>),
-    /// Already done, in the actor (a small batch without a sync); taken once reported.
-    Inline(Option<Result<(), StoreError>>),
+    /// In the actor (a small batch without a sync), once the tasks the batch's pushes woke
+    /// had a turn: the entries until written.
+    Inline {
+        /// The entries, taken when written.
+        entries: Option<Vec<Entry>>,
+        /// Whether the actor yielded its thread once already.
+        yielded: bool,
+    },
 }
 
 /// Progress of the write under way.
@@ -147,8 +158,9 @@ pub(super) enum WriteStep {
     Done(Result<Result<(), StoreError>, tokio::task::JoinError>),
 }
 
-/// Waits for the next step of the write under way; never resolves when there is none.
-pub(super) async fn written(in_flight: &mut Option<InFlight>) -> WriteStep {
+/// Waits for the next step of the write under way (making it, for a write in the actor);
+/// never resolves when there is none.
+pub(super) async fn written(in_flight: &mut Option<InFlight>, store: &GossipStore) -> WriteStep {
     let Some(batch) = in_flight else {
         return std::future::pending().await;
     };
@@ -161,8 +173,33 @@ pub(super) async fn written(in_flight: &mut Option<InFlight>) -> WriteStep {
     }
     match &mut batch.write {
         Write::Spawned(handle) => WriteStep::Done(handle.await),
-        Write::Inline(result) => WriteStep::Done(Ok(result.take().unwrap_or(Ok(())))),
+        Write::Inline { entries, yielded } => {
+            if !*yielded {
+                // The writers of the pushes just queued wait behind this task on its thread
+                // (tokio's LIFO slot cannot be stolen): let them send first.
+                *yielded = true;
+                tokio::task::yield_now().await;
+            }
+            let result = match entries.take() {
+                Some(entries) => commit_inline(store, &entries, &batch.ids),
+                None => Ok(()),
+            };
+            WriteStep::Done(Ok(result))
+        }
     }
+}
+
+/// Commits `entries` (whose ids are `ids`) without a sync, in the actor. A panic in the store
+/// fails the write, as it does on a blocking thread, instead of the actor.
+fn commit_inline(
+    store: &GossipStore,
+    entries: &[Entry],
+    ids: &[EntryId],
+) -> Result<(), StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.put_identified(entries, ids, WriteMode::Deferred)
+    }))
+    .unwrap_or_else(|_| Err(unfinished("the store panicked")))
 }
 
 /// The failure of a write that did not run to its end (its task failed, or the store panicked).
@@ -214,6 +251,17 @@ impl GossipActor {
             self.perform_all(after_commit, publish_replies);
             return;
         }
+        // Pushes carry their entries and need nothing from the store: they go out now, while
+        // the batch is written, unless the batch waits for its sync.
+        let after_commit = if effects_after_sync {
+            after_commit
+        } else {
+            let (pushes, rest) = after_commit
+                .into_iter()
+                .partition(|output| matches!(output, Output::Push { .. }));
+            self.perform_effects(pushes);
+            rest
+        };
         let mode = if sync_due || !publish_replies.is_empty() {
             WriteMode::Durable
         } else {
@@ -221,14 +269,12 @@ impl GossipActor {
         };
         let (write, visible) = if mode == WriteMode::Deferred && bytes <= INLINE_WRITE_BYTES {
             // A commit without a sync touches no disk: two thread hand-offs would cost more
-            // than the commit, on every relay hop of a small entry. A panic in the store fails
-            // the write, as it does on a blocking thread, instead of the actor.
-            let store = &self.store;
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                store.put_identified(&to_store, &ids, WriteMode::Deferred)
-            }))
-            .unwrap_or_else(|_| Err(unfinished("the store panicked")));
-            (Write::Inline(Some(result)), None)
+            // than the commit, on every relay hop of a small entry.
+            let write = Write::Inline {
+                entries: Some(to_store),
+                yielded: false,
+            };
+            (write, None)
         } else {
             let store = self.store.clone();
             let (visible_tx, visible) = oneshot::channel();
@@ -314,7 +360,7 @@ impl GossipActor {
     pub(super) async fn flush_all(&mut self) {
         for _ in 0..2 {
             while self.in_flight.is_some() {
-                let step = written(&mut self.in_flight).await;
+                let step = written(&mut self.in_flight, &self.store).await;
                 self.on_write_step(step);
             }
             self.start_write();
@@ -349,10 +395,14 @@ impl GossipActor {
         let now = now_ms();
         let mut announces: BTreeMap<(Did, Topic), Vec<EntryId>> = BTreeMap::new();
         let mut requested: BTreeMap<Did, Vec<EntryId>> = BTreeMap::new();
-        let mut pushes: BTreeMap<Vec<Did>, Vec<Entry>> = BTreeMap::new();
+        let mut pushes: BTreeMap<(Vec<Did>, Vec<Did>), Vec<Entry>> = BTreeMap::new();
         for output in effects {
             match output {
-                Output::Push { to, entries } => pushes.entry(to).or_default().extend(entries),
+                Output::Push {
+                    to,
+                    entries,
+                    pushed_to,
+                } => pushes.entry((to, pushed_to)).or_default().extend(entries),
                 Output::Send {
                     to,
                     msg: GossipMessage::Announce { topic, ids },
@@ -361,8 +411,13 @@ impl GossipActor {
                 other => self.perform(other, now),
             }
         }
-        for (to, entries) in pushes {
-            self.perform(Output::Push { to, entries }, now);
+        for ((to, pushed_to), entries) in pushes {
+            let push = Output::Push {
+                to,
+                entries,
+                pushed_to,
+            };
+            self.perform(push, now);
         }
         let max = self.core.config().max_ids_per_message;
         for ((to, topic), ids) in announces {

@@ -117,10 +117,11 @@ impl GossipHandle {
 
     /// Signs and publishes `payload` on `topic` (joining the topic if needed); returns once the
     /// entry is durably stored. Waits first while a peer is behind on what this node sent it
-    /// (see the actor's docs).
+    /// (see the actor's docs). The entry is pushed to peers while it is written, so peers may
+    /// hold it before this returns, even when it returns an error.
     ///
     /// # Errors
-    /// [`GossipError`].
+    /// [`GossipError`]: the entry is not durably stored here.
     pub async fn publish(&self, topic: Topic, payload: Vec<u8>) -> Result<EntryId, GossipError> {
         self.publish_with(topic, payload, false).await
     }

@@ -179,7 +179,7 @@ impl GossipActor {
             let held_back = self.network.backlogged();
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                step = commit::written(&mut self.in_flight), if writing => {
+                step = commit::written(&mut self.in_flight, &self.store), if writing => {
                     self.on_write_step(step);
                 }
                 _ = tick.tick() => {
@@ -407,10 +407,14 @@ impl GossipActor {
                     self.subscribers.remove(&refused.0.topic);
                 }
             }
-            Output::Push { to, entries } => {
+            Output::Push {
+                to,
+                entries,
+                pushed_to,
+            } => {
                 let target = self.max_message.min(RESPONSE_TARGET_BYTES);
                 let max = self.core.config().max_ids_per_message;
-                for msg in message::pack_push(entries, &to, target, max) {
+                for msg in message::pack_push(entries, &pushed_to, target, max) {
                     self.send_to_each(&to, &msg);
                 }
             }

@@ -25,6 +25,12 @@ pub struct GossipConfig {
     /// Most ids in one `Announce`, `Request`, `Response` or reconcile `have` (1024); larger
     /// batches are split when sending and truncated (counted) when receiving.
     pub max_ids_per_message: usize,
+    /// Whether a small entry (payload at most
+    /// [`crate::message::RELAY_PUSH_MAX_PAYLOAD_BYTES`]) received from a peer is pushed on to
+    /// the followers of its topic not known to hold it (true), instead of announced to them:
+    /// one message per hop instead of announce, request and response. Entries recovered by
+    /// anti-entropy are always announced. Receivers accept such pushes either way.
+    pub relay_push: bool,
     /// Announcers remembered per pending id, to retry elsewhere on timeout (4).
     pub max_announcers_per_id: usize,
     /// Most topics remembered per peer (1024); the rest of a larger list is ignored.
@@ -62,6 +68,7 @@ impl Default for GossipConfig {
             max_outstanding_per_peer: 256,
             max_pending_per_peer: 1024,
             max_ids_per_message: 1024,
+            relay_push: true,
             max_announcers_per_id: 4,
             max_topics_per_peer: 1024,
             anti_entropy_interval_ms: 5_000,

@@ -62,7 +62,7 @@ pub enum Input {
 pub enum Source {
     /// Published locally.
     Local,
-    /// Fetched from `from` after an announce, or pushed by its author `from`.
+    /// Fetched from `from` after an announce, or pushed by `from` (its author or a relay).
     Push {
         /// The peer that sent it.
         from: Did,
@@ -93,13 +93,17 @@ pub enum Output {
         /// Ids to load and send, ascending, deduplicated.
         ids: Vec<EntryId>,
     },
-    /// Send our own new `entries` to every peer in `to`, as `Push` messages naming `to` as
-    /// `pushed_to` (pack them with [`crate::message::pack_push`]).
+    /// Send `entries` to every peer in `to`, as `Push` messages naming `pushed_to` (pack them
+    /// with [`crate::message::pack_push`]): our own new entries (`pushed_to` is `to`), or
+    /// small entries relayed from a peer (`pushed_to` also names the peers known to hold
+    /// them).
     Push {
-        /// Peers that follow the entries' topic.
+        /// Peers that follow the entries' topic and are not known to hold them.
         to: Vec<Did>,
-        /// Entries this node authored, of one topic.
+        /// Entries of one topic.
         entries: Vec<Entry>,
+        /// `to` and the peers known to hold the entries, ascending.
+        pushed_to: Vec<Did>,
     },
     /// A valid entry we did not hold: write it to the store, then deliver it to local
     /// subscribers of its topic. Counts as published (`Source::Local`) or received; the

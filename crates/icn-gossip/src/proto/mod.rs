@@ -21,12 +21,21 @@
 //! Push: a node's own new entries go to every peer that follows their topic as
 //! [`Output::Push`] (`Push { entries, pushed_to }` on the wire): a fresh entry is normally held
 //! by no one else, so this costs no duplicate copy and saves the announce and request round
-//! trip. A push is accepted only from the entries' author, spends the peer's announce budget,
-//! and its entries get every check of a fetched one.
+//! trip. A push spends the peer's announce budget, and its entries get every check of a fetched
+//! one.
 //!
-//! Pull: a node that newly holds an entry of another author sends `Announce { topic, ids }` to
-//! the peers interested in the topic, except those it knows hold it (the peer it came from,
-//! earlier announcers, and the author's `pushed_to`). A peer lacking an id asks one announcer
+//! Relay push: a node that newly holds a small entry of another author (payload at most
+//! [`message::RELAY_PUSH_MAX_PAYLOAD_BYTES`]), pushed to it or fetched after an announce, pushes
+//! it on the same way to the followers of its topic it does not know to hold it (the peer it
+//! came from, earlier announcers, and the `pushed_to` of the push that brought it), naming those
+//! in its own `pushed_to`. One message per hop instead of announce, request and response; the
+//! duplicate copies this costs are dropped by id before any signature check. A larger entry
+//! is accepted in a push only from its author.
+//!
+//! Pull: a node that newly holds a larger entry of another author, or any entry anti-entropy
+//! recovered, sends `Announce { topic, ids }` to the peers interested in the topic, except those
+//! it knows hold it (the peer it came from, earlier announcers, and the `pushed_to` of the push
+//! that brought it). A peer lacking an id asks one announcer
 //! (`Request`), remembers up to `max_announcers_per_id` others, and on timeout asks
 //! the next one, up to `max_request_tries` attempts. Only requested ids are accepted from a
 //! `Response`; every entry is verified (see [`crate::entry`]) before it is stored and
@@ -48,6 +57,7 @@ mod anti_entropy;
 mod budget;
 mod config;
 mod event;
+mod outbox;
 mod requests;
 mod stats;
 #[cfg(test)]
@@ -118,6 +128,9 @@ pub struct GossipCore {
     /// Our own entries published during this `handle` call, per topic: pushed to every
     /// follower of the topic when the call ends.
     push_batch: BTreeMap<Topic, Vec<Entry>>,
+    /// Small entries received from peers during this `handle` call, per topic, each with the
+    /// peers known to hold it: pushed on to the other followers when the call ends.
+    relay_batch: BTreeMap<Topic, Vec<(Entry, Vec<Did>)>>,
     /// Ids to request from each peer, sent in batches when the call ends.
     request_batch: BTreeMap<Did, Vec<EntryId>>,
 }
@@ -169,6 +182,7 @@ impl GossipCore {
             out: Vec::new(),
             announce_batch: BTreeMap::new(),
             push_batch: BTreeMap::new(),
+            relay_batch: BTreeMap::new(),
             request_batch: BTreeMap::new(),
         }
     }
@@ -338,6 +352,7 @@ impl GossipCore {
         self.check_pending()?;
         if !self.announce_batch.is_empty()
             || !self.push_batch.is_empty()
+            || !self.relay_batch.is_empty()
             || !self.request_batch.is_empty()
         {
             return Err("batches not flushed".into());
@@ -510,7 +525,8 @@ impl GossipCore {
         self.out.push(Output::TopicsChanged(topics));
     }
 
-    /// Records a new entry and queues its announce to interested peers not in `holders`.
+    /// Records a new entry and queues its push or announce to interested peers not in
+    /// `holders`.
     fn store(&mut self, id: EntryId, entry: Entry, source: Source, holders: Vec<Did>) {
         self.remove_pending(&id);
         let Some(topic) = self
@@ -545,6 +561,11 @@ impl GossipCore {
                 .entry(topic)
                 .or_default()
                 .push(entry.clone());
+        } else if self.relays_by_push(&entry, source) {
+            self.relay_batch
+                .entry(topic)
+                .or_default()
+                .push((entry.clone(), holders));
         } else {
             self.announce_batch
                 .entry(topic)
@@ -554,48 +575,17 @@ impl GossipCore {
         self.out.push(Output::Store { id, entry, source });
     }
 
+    /// Whether a new entry from a peer is pushed on rather than announced: a small one that
+    /// travels as news (pushed, or fetched after an announce). What anti-entropy recovered
+    /// is likely held around already, so it is announced.
+    fn relays_by_push(&self, entry: &Entry, source: Source) -> bool {
+        self.config.relay_push
+            && matches!(source, Source::Push { .. })
+            && entry.payload.len() <= message::RELAY_PUSH_MAX_PAYLOAD_BYTES
+    }
+
     fn reject(&mut self, from: Option<Did>, reason: crate::entry::RejectReason) {
         self.stats.reject(reason);
         self.out.push(Output::Rejected { from, reason });
-    }
-
-    /// Sends the pushes, announces and requests batched during this call.
-    fn flush(&mut self) {
-        for (topic, entries) in std::mem::take(&mut self.push_batch) {
-            let to = self.peers_sharing(&topic);
-            if !to.is_empty() {
-                self.out.push(Output::Push { to, entries });
-            }
-        }
-        let max = self.config.max_ids_per_message;
-        for (topic, items) in std::mem::take(&mut self.announce_batch) {
-            for (peer, state) in &self.peers {
-                if !state.topics.contains(&topic) {
-                    continue;
-                }
-                let ids: Vec<EntryId> = items
-                    .iter()
-                    .filter(|(_, holders)| !holders.contains(peer))
-                    .map(|(id, _)| *id)
-                    .collect();
-                for ids in message::id_chunks(ids, max) {
-                    self.out.push(Output::Send {
-                        to: *peer,
-                        msg: GossipMessage::Announce {
-                            topic: topic.clone(),
-                            ids,
-                        },
-                    });
-                }
-            }
-        }
-        for (peer, ids) in std::mem::take(&mut self.request_batch) {
-            for ids in message::id_chunks(ids, max) {
-                self.out.push(Output::Send {
-                    to: peer,
-                    msg: GossipMessage::Request { ids },
-                });
-            }
-        }
     }
 }

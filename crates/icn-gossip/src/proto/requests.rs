@@ -15,6 +15,7 @@ use icn_identity::Did;
 use super::budget::Spend;
 use super::{DropReason, GossipCore, Output, Source};
 use crate::entry::{Entry, EntryId, RejectReason};
+use crate::message;
 use crate::topic::Topic;
 
 /// The outcome of an entry's signature check.
@@ -134,9 +135,10 @@ impl GossipCore {
         self.assign_waiting();
     }
 
-    /// Entries `from` authored and pushed to us (and to `pushed_to`): each gets the checks of
-    /// a fetched entry, within the peer's announce budget, and is stored without a request.
-    /// It is then announced to none of the peers that already hold it or were pushed it.
+    /// Entries `from` pushed to us (and to `pushed_to`), its own or small ones it relays:
+    /// each gets the checks of a fetched entry, within the peer's announce budget, and is
+    /// stored without a request. It is then passed on to none of the peers that already hold
+    /// it or were pushed it.
     pub(super) fn on_push(&mut self, from: Did, entries: Vec<Entry>, pushed_to: Vec<Did>) {
         let max = self.config.max_ids_per_message;
         self.stats
@@ -152,7 +154,7 @@ impl GossipCore {
         holders.sort();
         holders.dedup();
         let checked = self.with_signatures(entries.into_iter().take(granted), |core, entry, id| {
-            entry.author == from && core.passes_cheap_checks(entry, id)
+            may_push(from, entry) && core.passes_cheap_checks(entry, id)
         });
         for (entry, id, signature) in checked {
             self.receive_pushed(from, entry, id, signature, &holders);
@@ -195,8 +197,8 @@ impl GossipCore {
                 .is_ok()
     }
 
-    /// Checks one entry its author `from` pushed (whose id is `id`) and stores it;
-    /// `signature` as for [`Self::receive`].
+    /// Checks one entry `from` pushed (whose id is `id`) and stores it; `signature` as for
+    /// [`Self::receive`].
     fn receive_pushed(
         &mut self,
         from: Did,
@@ -205,8 +207,8 @@ impl GossipCore {
         signature: Option<SignatureCheck>,
         holders: &[Did],
     ) {
-        if entry.author != from {
-            // Only an author pushes: anyone else's entries must be announced and requested.
+        if !may_push(from, &entry) {
+            // A large entry from anyone but its author must be announced and requested.
             return self.reject(Some(from), RejectReason::Unsolicited);
         }
         if !self.sized_and_new(from, &entry, &id) {
@@ -406,6 +408,12 @@ impl GossipCore {
             self.request_batch.entry(asked).or_default().push(id);
         }
     }
+}
+
+/// Whether `from` may push `entry` unasked: its author may, and so may a relay when the
+/// payload is small.
+fn may_push(from: Did, entry: &Entry) -> bool {
+    entry.author == from || entry.payload.len() <= message::RELAY_PUSH_MAX_PAYLOAD_BYTES
 }
 
 impl GossipCore {

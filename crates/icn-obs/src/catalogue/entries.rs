@@ -250,13 +250,13 @@ pub const CATALOGUE: &[MetricDef] = &[
     counter(
         names::GOSSIP_PUSHES_SENT_TOTAL,
         COUNT,
-        "Push messages sent: this node's own new entries, sent unasked to the peers that follow their topic.",
+        "Push messages sent: this node's own new entries, and small entries it relays, sent unasked to the peers that follow their topic.",
         "gossip",
     ),
     counter(
         names::GOSSIP_PUSHES_RECEIVED_TOTAL,
         COUNT,
-        "Push messages received from the authors of the entries they carry.",
+        "Push messages received: new entries sent unasked by their author, or small ones by a relay.",
         "gossip",
     ),
     labelled(

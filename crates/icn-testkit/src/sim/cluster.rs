@@ -240,9 +240,13 @@ impl GossipCluster {
                     self.send_to(i, &to, msg);
                 }
             }
-            Output::Push { to, entries } => {
+            Output::Push {
+                to,
+                entries,
+                pushed_to,
+            } => {
                 let max = GossipConfig::default().max_ids_per_message;
-                for msg in pack_push(entries, &to, MAX_FRAME_BYTES, max) {
+                for msg in pack_push(entries, &pushed_to, MAX_FRAME_BYTES, max) {
                     for peer in &to {
                         self.send_to(i, peer, msg.clone());
                     }

@@ -41,8 +41,10 @@ async fn entries(cluster: &Cluster, i: usize) -> usize {
         .len()
 }
 
+/// A small entry crosses a line of five by relay pushes, one message per hop; a larger one
+/// by announce, request and response at every hop.
 #[tokio::test]
-async fn entry_crosses_a_line_of_five() {
+async fn entries_cross_a_line_of_five() {
     let cluster = Cluster::start_with(5, Topology::Line, |_, c| {
         c.gossip.topics = vec!["news".into()];
         // Keep a real line: no peer exchange shortcuts.
@@ -55,40 +57,56 @@ async fn entry_crosses_a_line_of_five() {
     })
     .await
     .unwrap();
-    let id = cluster
-        .node(0)
-        .gossip()
-        .unwrap()
+    let gossip = cluster.node(0).gossip().unwrap();
+    let small = gossip
         .publish(topic(), b"hello line".to_vec())
         .await
         .unwrap();
-    wait_until(T, "entry at the far end", || async {
+    wait_until(T, "small entry at the far end", || async {
         entries(&cluster, 4).await == 1
     })
     .await
     .unwrap();
-    let far = cluster
-        .node(4)
-        .gossip()
-        .unwrap()
-        .entries(&topic(), 10)
+    let far = cluster.node(4).gossip().unwrap();
+    let got = far.entries(&topic(), 10).unwrap();
+    assert_eq!(got[0].id(), small);
+    assert_eq!(got[0].payload, &b"hello line"[..]);
+    let p4 = cluster.scrape(4).await.unwrap();
+    assert_eq!(p4.get("icn_gossip_pushes_received_total"), 1.0);
+    assert_eq!(p4.get("icn_gossip_announces_received_total"), 0.0);
+    assert_eq!(p4.get("icn_gossip_requests_sent_total"), 0.0);
+
+    let large_payload = vec![7u8; 4096];
+    let large = gossip
+        .publish(topic(), large_payload.clone())
+        .await
         .unwrap();
-    assert_eq!(far[0].id(), id);
-    assert_eq!(far[0].payload, &b"hello line"[..]);
+    wait_until(T, "large entry at the far end", || async {
+        entries(&cluster, 4).await == 2
+    })
+    .await
+    .unwrap();
+    let got = far.entries(&topic(), 10).unwrap();
+    assert!(
+        got.iter()
+            .any(|e| e.id() == large && e.payload == large_payload)
+    );
     let p0 = cluster.scrape(0).await.unwrap();
-    assert_eq!(p0.get("icn_gossip_entries_published_total"), 1.0);
+    assert_eq!(p0.get("icn_gossip_entries_published_total"), 2.0);
     assert_eq!(p0.get("icn_gossip_entries_received_total"), 0.0);
     let p4 = cluster.scrape(4).await.unwrap();
-    assert_eq!(p4.get("icn_gossip_entries_received_total"), 1.0);
-    assert!(p4.get("icn_gossip_responses_received_total") >= 1.0);
+    assert_eq!(p4.get("icn_gossip_entries_received_total"), 2.0);
+    assert_eq!(p4.get("icn_gossip_pushes_received_total"), 1.0);
+    assert!(p4.get("icn_gossip_announces_received_total") >= 1.0);
     assert!(p4.get("icn_gossip_requests_sent_total") >= 1.0);
-    assert_eq!(p4.get("icn_gossip_entries_total"), 1.0);
+    assert!(p4.get("icn_gossip_responses_received_total") >= 1.0);
+    assert_eq!(p4.get("icn_gossip_entries_total"), 2.0);
     assert_eq!(p4.get("icn_gossip_topics_total"), 2.0); // news + icn/ledger
     assert_eq!(
         p4.histogram("icn_gossip_propagation_delay_seconds")
             .unwrap()
             .count,
-        1.0
+        2.0
     );
     cluster.shutdown().await.unwrap();
 }
@@ -413,8 +431,30 @@ async fn a_burst_of_publishes_travels_in_merged_pushes() {
 #[tokio::test]
 async fn a_synced_publish_is_on_the_disk_before_anyone_hears_of_it() {
     let cluster = news_cluster(1, Topology::Isolated).await;
+    synced_before_heard(&cluster, 0).await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// The same for a peer: a synced publish's push waits for the sync, while a plain publish's
+/// push leaves as its write starts.
+#[tokio::test]
+async fn a_synced_publish_is_on_the_disk_before_a_peer_hears_of_it() {
+    let cluster = news_mesh(2).await;
+    synced_before_heard(&cluster, 1).await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// Publishes 20 entries with `publish_synced` at node 0 and checks, as node `listener` hears
+/// of each, that a copy of node 0's store file holds it.
+async fn synced_before_heard(cluster: &Cluster, listener: usize) {
     let gossip = cluster.node(0).gossip().unwrap().clone();
-    let mut subscription = gossip.subscribe(topic()).await.unwrap();
+    let mut subscription = cluster
+        .node(listener)
+        .gossip()
+        .unwrap()
+        .subscribe(topic())
+        .await
+        .unwrap();
     let path = cluster
         .member(0)
         .config
@@ -441,9 +481,8 @@ async fn a_synced_publish_is_on_the_disk_before_anyone_hears_of_it() {
                 .unwrap()
                 .as_ref(),
             Some(&heard),
-            "entry {i} was delivered before it was synced"
+            "entry {i} was heard of before it was synced"
         );
         assert_eq!(published.await.unwrap().unwrap(), heard.id());
     }
-    cluster.shutdown().await.unwrap();
 }

@@ -99,9 +99,19 @@ fn announces(out: &[Output]) -> Vec<(Did, Vec<EntryId>)> {
 fn pushes(out: &[Output]) -> Vec<(Vec<Did>, Vec<EntryId>)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Push { to, entries } => {
+            Output::Push { to, entries, .. } => {
                 Some((to.clone(), entries.iter().map(Entry::id).collect()))
             }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `pushed_to` lists of the `Push` outputs in `out`.
+fn pushed_to(out: &[Output]) -> Vec<Vec<Did>> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Push { pushed_to, .. } => Some(pushed_to.clone()),
             _ => None,
         })
         .collect()
@@ -198,10 +208,14 @@ impl Mesh {
                         self.queue.push_back((i, *to, msg));
                     }
                 }
-                Output::Push { to, entries } => {
+                Output::Push {
+                    to,
+                    entries,
+                    pushed_to,
+                } => {
                     for msg in crate::message::pack_push(
                         entries.clone(),
-                        to,
+                        pushed_to,
                         MAX_FRAME_BYTES,
                         GossipConfig::default().max_ids_per_message,
                     ) {

@@ -1,5 +1,6 @@
-//! Pushes: an author sends its own new entries unasked; receivers check them like fetched
-//! entries and do not announce them to the peers the author pushed them to.
+//! Pushes: an author sends its own new entries unasked, and relays pass small entries on the
+//! same way; receivers check them like fetched entries and pass them on to none of the peers
+//! they were pushed to.
 
 use super::*;
 
@@ -42,26 +43,32 @@ fn own_entries_are_pushed_to_followers_of_their_topic_only() {
     assert_eq!(announced, expected);
 }
 
+/// An entry of `author` in topic `t` whose payload is `len` bytes, numbered `n`.
+fn sized_entry(author: u8, t: &str, n: u8, len: usize) -> Entry {
+    Entry::sign(&key(author), topic(t), T0, vec![n; len])
+}
+
 #[test]
-fn a_pushed_entry_is_stored_and_announced_only_to_peers_not_pushed_to() {
+fn a_small_pushed_entry_is_stored_and_pushed_on_only_to_peers_not_pushed_to() {
     let mut core = core(&["a"]);
     for peer in 1..=4 {
         core.handle(up(peer, &["a"]), T0);
     }
     let e = entry(1, "a", 1);
-    // Peer 1 pushed to us (0), 2 and 9 (not our peer): 3 and 4 still need an announce.
+    // Peer 1 pushed to us (0), 2 and 9 (not our peer): 3 and 4 still need it.
     let out = core.handle(msg(1, push(std::slice::from_ref(&e), &[0, 2, 9])), T0);
     assert_eq!(stored(&out), vec![e.id()]);
     assert!(matches!(
         &out[0],
         Output::Store { source: Source::Push { from }, .. } if *from == did(1)
     ));
-    let mut announced: Vec<Did> = announces(&out).into_iter().map(|(to, _)| to).collect();
-    announced.sort();
-    let mut expected = vec![did(3), did(4)];
-    expected.sort();
-    assert_eq!(announced, expected);
-    assert!(requests(&out).is_empty(), "nothing was asked");
+    let mut to = vec![did(3), did(4)];
+    to.sort();
+    assert_eq!(pushes(&out), vec![(to, vec![e.id()])]);
+    let mut named = vec![did(1), did(2), did(3), did(4)];
+    named.sort();
+    assert_eq!(pushed_to(&out), vec![named]);
+    assert!(announces(&out).is_empty() && requests(&out).is_empty());
     assert_eq!(core.stats().received, 1);
 
     // The same push again is a duplicate, quietly.
@@ -71,13 +78,113 @@ fn a_pushed_entry_is_stored_and_announced_only_to_peers_not_pushed_to() {
 }
 
 #[test]
-fn only_the_author_may_push_and_every_check_applies() {
+fn a_large_pushed_entry_is_announced_only_to_peers_not_pushed_to() {
+    let mut core = core(&["a"]);
+    for peer in 1..=4 {
+        core.handle(up(peer, &["a"]), T0);
+    }
+    let e = sized_entry(1, "a", 1, message::RELAY_PUSH_MAX_PAYLOAD_BYTES + 1);
+    let out = core.handle(msg(1, push(std::slice::from_ref(&e), &[0, 2, 9])), T0);
+    assert_eq!(stored(&out), vec![e.id()]);
+    assert!(pushes(&out).is_empty());
+    let mut announced: Vec<Did> = announces(&out).into_iter().map(|(to, _)| to).collect();
+    announced.sort();
+    let mut expected = vec![did(3), did(4)];
+    expected.sort();
+    assert_eq!(announced, expected);
+}
+
+#[test]
+fn relayed_entries_are_grouped_by_recipients_and_announced_when_relay_push_is_off() {
+    let mut core = core(&["a"]);
+    for peer in 1..=3 {
+        core.handle(up(peer, &["a"]), T0);
+    }
+    let (e, f) = (entry(5, "a", 1), entry(5, "a", 2));
+    // Peer 1 announced both, peer 2 only `f`: `e` goes on to 2 and 3, `f` to 3 alone.
+    core.handle(msg(1, announce("a", &[e.id(), f.id()])), T0);
+    core.handle(msg(2, announce("a", &[f.id()])), T0);
+    let out = core.handle(msg(1, response(&[e.clone(), f.clone()])), T0);
+    assert_eq!(stored(&out).len(), 2);
+    let mut got = pushes(&out);
+    got.sort();
+    let mut two_and_three = vec![did(2), did(3)];
+    two_and_three.sort();
+    let mut expected = vec![
+        (two_and_three.clone(), vec![e.id()]),
+        (vec![did(3)], vec![f.id()]),
+    ];
+    expected.sort();
+    assert_eq!(got, expected);
+    assert!(announces(&out).is_empty());
+
+    let config = GossipConfig {
+        relay_push: false,
+        ..GossipConfig::default()
+    };
+    let mut core = core_with(config, &["a"]);
+    for peer in 1..=3 {
+        core.handle(up(peer, &["a"]), T0);
+    }
+    let out = core.handle(msg(1, push(std::slice::from_ref(&e), &[0])), T0);
+    assert_eq!(
+        stored(&out),
+        vec![e.id()],
+        "a relay's push is accepted anyway"
+    );
+    assert!(pushes(&out).is_empty());
+    let mut announced: Vec<Did> = announces(&out).into_iter().map(|(to, _)| to).collect();
+    announced.sort();
+    assert_eq!(announced, two_and_three);
+}
+
+#[test]
+fn entries_recovered_by_anti_entropy_are_announced_not_pushed() {
     let mut core = core(&["a"]);
     core.handle(up(1, &["a"]), T0);
-    let theirs = entry(5, "a", 1);
+    core.handle(up(2, &["a"]), T0);
+    let e = entry(5, "a", 1);
+    let have = GossipMessage::Reconcile {
+        topic: topic("a"),
+        msg: None,
+        have: vec![e.id()],
+    };
+    let out = core.handle(msg(1, have), T0);
+    assert_eq!(requests(&out), vec![(did(1), vec![e.id()])]);
+    let out = core.handle(msg(1, response(std::slice::from_ref(&e))), T0);
+    assert!(matches!(
+        &out[0],
+        Output::Store {
+            source: Source::AntiEntropy { .. },
+            ..
+        }
+    ));
+    assert!(pushes(&out).is_empty());
+    assert_eq!(announces(&out), vec![(did(2), vec![e.id()])]);
+}
+
+#[test]
+fn only_the_author_may_push_a_large_entry_and_every_check_applies() {
+    let mut core = core(&["a"]);
+    core.handle(up(1, &["a"]), T0);
+    let theirs = sized_entry(5, "a", 1, message::RELAY_PUSH_MAX_PAYLOAD_BYTES + 1);
     let out = core.handle(msg(1, push(std::slice::from_ref(&theirs), &[0])), T0);
     assert_eq!(rejected(&out), vec![RejectReason::Unsolicited]);
     assert!(!core.has(&theirs.id()));
+    let small = sized_entry(5, "a", 2, message::RELAY_PUSH_MAX_PAYLOAD_BYTES);
+    let out = core.handle(msg(1, push(std::slice::from_ref(&small), &[0])), T0);
+    assert_eq!(
+        stored(&out),
+        vec![small.id()],
+        "a relay may push a small one"
+    );
+    let forged = {
+        let mut e = entry(5, "a", 3);
+        e.signature = key(8).sign(b"not it");
+        e
+    };
+    let out = core.handle(msg(1, push(&[forged], &[0])), T0);
+    assert_eq!(rejected(&out), vec![RejectReason::BadSignature]);
 
     // Among good entries, a forged one and one of an unsubscribed topic fail alone.
     let mut batch: Vec<Entry> = (1..=6).map(|n| entry(1, "a", n)).collect();

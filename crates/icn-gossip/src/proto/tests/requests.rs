@@ -171,7 +171,11 @@ fn peer_topics_are_capped() {
 
 #[test]
 fn announces_are_batched_and_skip_known_holders() {
-    let mut core = core(&["a", "b"]);
+    let pull_only = GossipConfig {
+        relay_push: false,
+        ..GossipConfig::default()
+    };
+    let mut core = core_with(pull_only.clone(), &["a", "b"]);
     core.handle(up(1, &["a", "b"]), T0);
     core.handle(up(2, &["a"]), T0);
     core.handle(up(3, &["a", "b"]), T0);
@@ -200,7 +204,7 @@ fn announces_are_batched_and_skip_known_holders() {
     // A response with more entries than max_ids_per_message is truncated.
     let config = GossipConfig {
         max_ids_per_message: 2,
-        ..GossipConfig::default()
+        ..pull_only
     };
     let mut core = core_with(config, &["a"]);
     core.handle(up(1, &["a"]), T0);

@@ -16,7 +16,8 @@ fn accepts_a_requested_entry_and_announces_it() {
     core.handle(up(1, &["a"]), T0);
     core.handle(up(2, &["a"]), T0);
     core.handle(up(3, &["b"]), T0);
-    let e = entry(9, "a", 1);
+    // Larger than a relay pushes on.
+    let e = Entry::sign(&key(9), topic("a"), T0, vec![1; 2048]);
     let out = fetch(&mut core, &e, e.clone());
     assert_eq!(stored(&out), vec![e.id()]);
     assert!(matches!(
