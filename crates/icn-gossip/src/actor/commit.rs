@@ -20,9 +20,9 @@
 //!
 //! A batch that needs no sync and carries at most [`INLINE_WRITE_BYTES`] of payload is
 //! committed in the actor itself, once the actor has yielded its thread so that the writers
-//! of the batch's pushes send them first. Such a commit touches no disk (redb keeps the pages
-//! in its write buffer; at most it writes out a few evicted pages), and it costs less than the
-//! two thread hand-offs of a blocking task. Larger batches, and every batch that syncs, are
+//! of the batch's pushes, if it has any, send them first. Such a commit touches no disk (redb
+//! keeps the pages in its write buffer; at most it writes out a few evicted pages), and it
+//! costs less than the two thread hand-offs of a blocking task. Larger batches, and every batch that syncs, are
 //! written on a blocking thread.
 //!
 //! A batch of entries relayed from peers only is not synced (no fsync on the relay path): the
@@ -145,7 +145,7 @@ pub(super) enum Write {
     Inline {
         /// The entries, taken when written.
         entries: Option<Vec<Entry>>,
-        /// Whether the actor yielded its thread once already.
+        /// Whether the actor yielded its thread once already (or need not: no push queued).
         yielded: bool,
     },
 }
@@ -253,12 +253,14 @@ impl GossipActor {
         }
         // Pushes carry their entries and need nothing from the store: they go out now, while
         // the batch is written, unless the batch waits for its sync.
+        let mut pushed = false;
         let after_commit = if effects_after_sync {
             after_commit
         } else {
-            let (pushes, rest) = after_commit
+            let (pushes, rest): (Vec<Output>, Vec<Output>) = after_commit
                 .into_iter()
                 .partition(|output| matches!(output, Output::Push { .. }));
+            pushed = !pushes.is_empty();
             self.perform_effects(pushes);
             rest
         };
@@ -270,9 +272,10 @@ impl GossipActor {
         let (write, visible) = if mode == WriteMode::Deferred && bytes <= INLINE_WRITE_BYTES {
             // A commit without a sync touches no disk: two thread hand-offs would cost more
             // than the commit, on every relay hop of a small entry.
+            // With no push queued, nothing waits behind the actor: no need to yield.
             let write = Write::Inline {
                 entries: Some(to_store),
-                yielded: false,
+                yielded: !pushed,
             };
             (write, None)
         } else {
