@@ -60,7 +60,7 @@ pub struct MetricsResult {
     /// entry no-op`, minus one (`null` when the no-op runs were too short to measure any CPU).
     pub overhead_cpu_ratio: Option<f64>,
     /// CPU time of the benchmark process (all nodes) per published entry, µs, metrics live
-    /// (median; 10 ms clock ticks).
+    /// (median; the process's nanosecond CPU clock).
     pub cpu_us_per_entry_on: f64,
     /// The same with no-op metric handles.
     pub cpu_us_per_entry_noop: f64,
@@ -272,7 +272,7 @@ async fn on_off_throughput(settings: &Settings, progress: &Progress) -> anyhow::
     let mut cpu_ratios: Vec<f64> = on
         .iter()
         .zip(&off)
-        // A run too short to use one clock tick of CPU (10 ms) measured nothing, either side.
+        // A run that used no CPU measured nothing, either side.
         .filter(|(a, b)| a.1 > 0.0 && b.1 > 0.0)
         .map(|(a, b)| a.1 / b.1)
         .collect();

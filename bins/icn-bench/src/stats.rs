@@ -47,13 +47,15 @@ pub fn median(values: &mut [f64]) -> f64 {
     percentile(values, 50.0)
 }
 
-/// User plus system CPU time this process has used so far, seconds (10 ms resolution).
+/// CPU time all threads of this process have used so far, seconds, from the kernel's
+/// per-process CPU clock (`CLOCK_PROCESS_CPUTIME_ID`: nanoseconds, where `/proc`'s
+/// utime + stime counts 10 ms ticks).
 ///
 /// # Errors
-/// When `/proc/self/stat` cannot be read.
+/// When the clock cannot be read.
 pub fn process_cpu_seconds() -> anyhow::Result<f64> {
-    let stat = procfs::process::Process::myself()?.stat()?;
-    Ok((stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64)
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)?;
+    Ok(now.tv_sec() as f64 + now.tv_nsec() as f64 / 1e9)
 }
 
 /// Megabytes (10^6 bytes) per second.
