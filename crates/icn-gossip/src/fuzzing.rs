@@ -239,8 +239,7 @@ fn check(core: &GossipCore, out: &[Output]) {
             } => {
                 assert!(
                     entries.iter().all(|e| core.has(&e.id())
-                        && (e.author == core.me()
-                            || e.payload.len() <= crate::message::RELAY_PUSH_MAX_PAYLOAD_BYTES)),
+                        && (e.author == core.me() || crate::message::relay_pushable(e))),
                     "pushing an entry not held, or a large one not ours"
                 );
                 assert!(

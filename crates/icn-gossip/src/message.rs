@@ -26,6 +26,12 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 9 + (1 + 32) + 9 + 9 + (1 + 64);
 /// before any signature check).
 pub const RELAY_PUSH_MAX_PAYLOAD_BYTES: usize = 1024;
 
+/// Whether `entry` is small enough for any peer, not only its author, to push it
+/// ([`RELAY_PUSH_MAX_PAYLOAD_BYTES`]): the one rule relays and receivers both go by.
+pub fn relay_pushable(entry: &Entry) -> bool {
+    entry.payload.len() <= RELAY_PUSH_MAX_PAYLOAD_BYTES
+}
+
 /// Upper bound on a `Response`'s own bytes besides its entries (variant tag, vector length).
 const RESPONSE_OVERHEAD_BYTES: usize = 5 + 9;
 

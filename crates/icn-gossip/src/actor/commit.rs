@@ -144,7 +144,7 @@ pub(super) enum Write {
     /// had a turn: the entries until written.
     Inline {
         /// The entries, taken when written.
-        entries: Option<Vec<Entry>>,
+        entries: Vec<Entry>,
         /// Whether the actor yielded its thread once already (or need not: no push queued).
         yielded: bool,
     },
@@ -180,11 +180,8 @@ pub(super) async fn written(in_flight: &mut Option<InFlight>, store: &GossipStor
                 *yielded = true;
                 tokio::task::yield_now().await;
             }
-            let result = match entries.take() {
-                Some(entries) => commit_inline(store, &entries, &batch.ids),
-                None => Ok(()),
-            };
-            WriteStep::Done(Ok(result))
+            let entries = std::mem::take(entries);
+            WriteStep::Done(Ok(commit_inline(store, &entries, &batch.ids)))
         }
     }
 }
@@ -274,7 +271,7 @@ impl GossipActor {
             // than the commit, on every relay hop of a small entry.
             // With no push queued, nothing waits behind the actor: no need to yield.
             let write = Write::Inline {
-                entries: Some(to_store),
+                entries: to_store,
                 yielded: !pushed,
             };
             (write, None)

@@ -581,7 +581,7 @@ impl GossipCore {
     fn relays_by_push(&self, entry: &Entry, source: Source) -> bool {
         self.config.relay_push
             && matches!(source, Source::Push { .. })
-            && entry.payload.len() <= message::RELAY_PUSH_MAX_PAYLOAD_BYTES
+            && message::relay_pushable(entry)
     }
 
     fn reject(&mut self, from: Option<Did>, reason: crate::entry::RejectReason) {

@@ -413,7 +413,7 @@ impl GossipCore {
 /// Whether `from` may push `entry` unasked: its author may, and so may a relay when the
 /// payload is small.
 fn may_push(from: Did, entry: &Entry) -> bool {
-    entry.author == from || entry.payload.len() <= message::RELAY_PUSH_MAX_PAYLOAD_BYTES
+    entry.author == from || message::relay_pushable(entry)
 }
 
 impl GossipCore {
